@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import respx
+
+from voipano_async import AsyncVoipano, _config
+
+BASE_URL = "https://voipano.com/api/v1/webservice"
+TOKEN = "test-token-5f2b9c1e8d"
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the retry policy, shrink its waits: tests never sleep for real."""
+    monkeypatch.setattr(_config, "BACKOFF_INITIAL", 0.001)
+    monkeypatch.setattr(_config, "BACKOFF_CAP", 0.002)
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VOIPANO_TOKEN", "VOIPANO_BASE_URL", "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    """A respx router for the API; every request must match a route."""
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def client(api: respx.MockRouter) -> AsyncIterator[AsyncVoipano]:
+    async with AsyncVoipano(TOKEN) as client:
+        yield client

@@ -1,0 +1,304 @@
+"""Recordings stream to disk under safe names, and a failed download leaves nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+import respx
+
+from voipano_async import (
+    APIConnectionError,
+    APIError,
+    AsyncVoipano,
+    CallReport,
+    NotFoundError,
+    UnexpectedResponseError,
+)
+from voipano_async._streams import safe_filename
+
+from . import samples
+from .conftest import TOKEN
+
+pytestmark = pytest.mark.anyio
+
+CDR = "67bc8ea2f8f8a7d1287995f1"
+AUDIO = b"RIFF" + bytes(range(256)) * 4096  # about 1 MiB
+
+
+class Broken(httpx.AsyncByteStream):
+    """A body that sends ``good`` bytes, then the connection drops."""
+
+    def __init__(self, good: bytes) -> None:
+        self.good = good
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.good), 65536):
+            yield self.good[start : start + 65536]
+        raise httpx.ReadError("connection reset by peer")
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+async def test_download_to_directory_uses_server_name(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    route = api.get(f"/call-recordings/{CDR}").respond(
+        200, content=AUDIO, headers=samples.RECORDING_HEADERS
+    )
+
+    path = await client.download_call_recording(CDR, tmp_path)
+
+    assert path == tmp_path / f"recording-{CDR}.wav"
+    assert path.read_bytes() == AUDIO
+    assert files_in(tmp_path) == [path.name]
+    request = route.calls.last.request
+    assert request.url.params["call_details_record_id"] == CDR
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+async def test_download_to_file_path(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(
+        200, content=AUDIO, headers=samples.RECORDING_HEADERS
+    )
+    target = tmp_path / "mine.wav"
+    target.write_bytes(b"old")
+
+    path = await client.download_call_recording(CDR, str(target))
+
+    assert path == target
+    assert target.read_bytes() == AUDIO
+
+
+async def test_download_accepts_a_call_report(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    report = CallReport(
+        id="x",
+        call_details_record_id=CDR,
+        has_recording=True,
+        recording_url=f"https://cdn.example.com/call-recordings/{CDR}",
+    )
+    route = api.get(f"/call-recordings/{CDR}").respond(
+        200, content=AUDIO, headers=samples.RECORDING_HEADERS
+    )
+
+    path = await client.download_call_recording(report, tmp_path)
+
+    assert path.read_bytes() == AUDIO
+    # Fetched by id from the API host; the off-host recording_url is never followed.
+    assert route.calls.last.request.url.host == "voipano.com"
+
+
+async def test_voicemail_download(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    route = api.get("/voicemail-recordings/1739558127.155").respond(
+        200, content=AUDIO, headers=samples.VOICEMAIL_HEADERS
+    )
+
+    path = await client.download_voicemail_recording(
+        "1739558127.155", tmp_path, context="voicemail-02191010001", mailbox="1001"
+    )
+
+    assert path == tmp_path / "voicemail-1739558127.155.wav"
+    assert path.read_bytes() == AUDIO
+    assert dict(route.calls.last.request.url.params) == {
+        "context": "voicemail-02191010001",
+        "mailbox": "1001",
+    }
+
+
+async def test_stream_gives_metadata_and_chunks(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(
+        200, content=AUDIO, headers=samples.RECORDING_HEADERS
+    )
+
+    async with client.stream_call_recording(CDR) as audio:
+        assert audio.filename == f"recording-{CDR}.wav"
+        assert audio.content_type == "audio/wav"
+        assert audio.charged == 0
+        assert audio.content_length == len(AUDIO)
+        received = [chunk async for chunk in audio.aiter_bytes()]
+
+    assert b"".join(received) == AUDIO
+
+
+async def test_stream_read(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    api.get("/voicemail-recordings/1739558127.155").respond(
+        200, content=AUDIO, headers=samples.VOICEMAIL_HEADERS
+    )
+    stream = client.stream_voicemail_recording(
+        "1739558127.155", context="voicemail-02191010001", mailbox="1001"
+    )
+    async with stream as audio:
+        assert await audio.read() == AUDIO
+
+
+async def test_missing_headers_fall_back_to_the_id(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(200, content=b"RIFF")
+    async with client.stream_call_recording(CDR) as audio:
+        assert audio.filename == f"recording-{CDR}.wav"
+        assert audio.charged is None
+        assert audio.content_type is None
+        assert (await audio.save(tmp_path)).name == f"recording-{CDR}.wav"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('attachment; filename="../../x.wav"', "x.wav"),
+        ('attachment; filename="/etc/passwd"', "passwd"),
+        ('attachment; filename="..\\\\..\\\\evil.wav"', "evil.wav"),
+        ('attachment; filename=".bashrc"', "bashrc"),
+        ('attachment; filename=".."', "fallback.wav"),
+        ('attachment; filename="a\tb.wav"', "a_b.wav"),
+        ('attachment; filename="con|nul?.wav"', "con_nul_.wav"),
+        ("attachment; filename*=UTF-8''%D8%B6%D8%A8%D8%B7.wav", "ضبط.wav"),
+        ("attachment; filename*=UTF-8''..%2F..%2Fup.wav", "up.wav"),
+        ("attachment", "fallback.wav"),
+        ("", "fallback.wav"),
+        ("attachment; filename=", "fallback.wav"),
+        ('attachment; filename="' + "a" * 500 + '.wav"', "a" * 196 + ".wav"),
+        ('attachment; filename="CON.wav"', "_CON.wav"),
+        ('attachment; filename="lpt1"', "_lpt1"),
+    ],
+)
+def test_safe_filename(header: str, expected: str) -> None:
+    assert safe_filename(header, "fallback.wav") == expected
+
+
+async def test_hostile_name_stays_inside_the_directory(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    api.get(f"/call-recordings/{CDR}").respond(
+        200,
+        content=AUDIO,
+        headers={"Content-Disposition": 'attachment; filename="../../x.wav"'},
+    )
+
+    path = await client.download_call_recording(CDR, inside)
+
+    assert path == inside / "x.wav"
+    assert files_in(tmp_path) == ["inside"]
+    assert files_in(inside) == ["x.wav"]
+
+
+async def test_failure_halfway_leaves_no_file(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    api.get(f"/call-recordings/{CDR}").mock(
+        return_value=httpx.Response(
+            200, headers=samples.RECORDING_HEADERS, stream=Broken(AUDIO[: 3 * 65536])
+        )
+    )
+    target = tmp_path / "keep.wav"
+    target.write_bytes(b"the previous, complete file")
+
+    with pytest.raises(APIConnectionError, match="broke off"):
+        await client.download_call_recording(CDR, tmp_path)
+    with pytest.raises(APIConnectionError):
+        await client.download_call_recording(CDR, target)
+
+    assert files_in(tmp_path) == ["keep.wav"]
+    assert target.read_bytes() == b"the previous, complete file"
+
+
+async def test_cancelled_download_leaves_no_file(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    started = anyio.Event()
+
+    class Endless(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            while True:
+                yield b"\0" * 65536
+                started.set()
+                await anyio.lowlevel.checkpoint()
+
+    api.get(f"/call-recordings/{CDR}").mock(
+        return_value=httpx.Response(200, headers=samples.RECORDING_HEADERS, stream=Endless())
+    )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(client.download_call_recording, CDR, tmp_path)
+        await started.wait()
+        tg.cancel_scope.cancel()
+
+    assert files_in(tmp_path) == []
+    # The client is still usable afterwards.
+    api.get("/services").respond(200, json=samples.SERVICES)
+    assert (await client.services()).total == 1
+
+
+async def test_not_found_recording(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    api.get("/call-recordings/nope").respond(404, json={"ok": False, "message": "یافت نشد"})
+    with pytest.raises(NotFoundError, match="یافت نشد"):
+        await client.download_call_recording("nope", tmp_path)
+    assert files_in(tmp_path) == []
+
+
+async def test_missing_directory_is_a_clear_error(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(200, content=AUDIO)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        await client.download_call_recording(CDR, tmp_path / "no" / "such.wav")
+
+
+async def test_stream_context_cannot_be_entered_twice(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(200, content=AUDIO)
+    stream = client.stream_call_recording(CDR)
+    async with stream:
+        with pytest.raises(RuntimeError, match="already open"):
+            await stream.__aenter__()
+
+
+async def test_directory_with_trailing_slash_is_created(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(
+        200, content=AUDIO, headers=samples.RECORDING_HEADERS
+    )
+    path = await client.download_call_recording(CDR, f"{tmp_path}/recordings/")
+    assert path == tmp_path / "recordings" / f"recording-{CDR}.wav"
+    assert path.read_bytes() == AUDIO
+
+
+async def test_ok_false_instead_of_audio_is_an_api_error(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(
+        200, json={"ok": False, "error": {"code": "not_ready", "message": "هنوز آماده نیست"}}
+    )
+    with pytest.raises(APIError, match="هنوز آماده نیست") as info:
+        await client.download_call_recording(CDR, tmp_path)
+    assert info.value.code == "not_ready"
+    assert files_in(tmp_path) == []
+
+
+async def test_other_json_instead_of_audio_is_unexpected(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(200, json={"ok": True, "data": {}})
+    with pytest.raises(UnexpectedResponseError, match="expected audio"):
+        await client.download_call_recording(CDR, tmp_path)
+    assert files_in(tmp_path) == []

@@ -1,0 +1,262 @@
+"""Auto-paging over call reports: every report once, in page order, fetched concurrently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+import respx
+
+from voipano_async import AsyncVoipano, CallReportsPage, ServerError
+
+from . import samples
+
+pytestmark = pytest.mark.anyio
+
+
+class Reports:
+    """A fake call-reports endpoint over a list of report numbers, paged like Laravel."""
+
+    def __init__(self, total: int, per_page: int = 10) -> None:
+        self.numbers = list(range(1, total + 1))
+        self.per_page = per_page
+        self.requested: list[int] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.before_answer: Callable[[int], Any] | None = None
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        per_page = int(request.url.params.get("limit", self.per_page))
+        self.requested.append(page)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.before_answer is not None:
+                await self.before_answer(page)
+            await anyio.lowlevel.checkpoint()
+        finally:
+            self.in_flight -= 1
+        start = (page - 1) * per_page
+        ids = self.numbers[start : start + per_page]
+        return httpx.Response(
+            200,
+            json=samples.reports_page(ids, page=page, per_page=per_page, total=len(self.numbers)),
+        )
+
+
+def ids(numbers: range | list[int]) -> list[str]:
+    return [f"r{n:06d}" for n in numbers]
+
+
+async def test_single_page(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    reports = Reports(total=7)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [report.id async for report in client.call_reports()]
+
+    assert got == ids(range(1, 8))
+    assert reports.requested == [1]
+
+
+async def test_many_pages_in_order_each_fetched_once(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=95)
+    route = api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(per_page=10, has_recording=True, concurrency=3)]
+
+    assert got == ids(range(1, 96))
+    assert sorted(reports.requested) == list(range(1, 11))
+    assert reports.requested[0] == 1
+    assert all(call.request.url.params["has_recording"] == "1" for call in route.calls)
+
+
+async def test_later_pages_are_fetched_concurrently(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=40)
+    arrived = {page: anyio.Event() for page in (2, 3, 4)}
+
+    async def wait_for_the_whole_window(page: int) -> None:
+        # Pages 2-4 answer only once all three have been asked for: a sequential
+        # pager would never get past page 2.
+        if page in arrived:
+            arrived[page].set()
+            for event in arrived.values():
+                await event.wait()
+
+    reports.before_answer = wait_for_the_whole_window
+    api.get("/call-reports").mock(side_effect=reports)
+
+    with anyio.fail_after(10):
+        got = [r.id async for r in client.call_reports(concurrency=3)]
+
+    assert got == ids(range(1, 41))
+    assert reports.most_in_flight == 3
+
+
+async def test_concurrency_one_is_sequential(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    reports = Reports(total=50)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(concurrency=1)]
+
+    assert got == ids(range(1, 51))
+    assert reports.requested == [1, 2, 3, 4, 5]
+    assert reports.most_in_flight == 1
+
+
+async def test_empty(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    reports = Reports(total=0)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    assert [r async for r in client.call_reports()] == []
+    pages = [page async for page in client.call_reports().pages()]
+    assert len(pages) == 1
+    assert pages[0].pagination.total == 0
+    assert reports.requested == [1, 1]
+
+
+async def test_pages(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    api.get("/call-reports").mock(side_effect=Reports(total=25))
+
+    pages = [page async for page in client.call_reports(concurrency=2).pages()]
+
+    assert all(isinstance(page, CallReportsPage) for page in pages)
+    assert [page.pagination.page for page in pages] == [1, 2, 3]
+    assert [len(page.items) for page in pages] == [10, 10, 5]
+
+
+async def test_shifted_pages_do_not_repeat_reports(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=30)
+
+    async def new_calls_arrive(page: int) -> None:
+        if page == 2 and reports.numbers[0] == 1:
+            # Two new calls land at the top after page 1 was read: everything shifts by 2.
+            reports.numbers[:0] = [1001, 1002]
+
+    reports.before_answer = new_calls_arrive
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(concurrency=2)]
+
+    # Page 1 came before the shift, pages 2-4 after it: reports 9 and 10 are on the
+    # server's pages 1 and 2 but are yielded once, and the walk runs on to page 4.
+    assert got == ids(range(1, 31))
+    assert len(got) == len(set(got))
+    assert sorted(reports.requested) == [1, 2, 3, 4]
+
+
+async def test_last_page_growing_during_the_walk(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=20)
+
+    async def more_calls(page: int) -> None:
+        if page == 2:
+            reports.numbers.extend(range(21, 36))
+
+    reports.before_answer = more_calls
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(concurrency=1)]
+
+    assert got == ids(range(1, 36))
+
+
+async def test_list_shrinking_stops_at_the_empty_page(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=40)
+
+    async def calls_deleted(page: int) -> None:
+        if page == 1:
+            del reports.numbers[25:]
+
+    reports.before_answer = calls_deleted
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(concurrency=4)]
+
+    assert got == ids(range(1, 26))
+
+
+async def test_early_break_leaves_client_usable(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=200)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = []
+    async for report in client.call_reports(concurrency=4):
+        got.append(report.id)
+        if len(got) == 15:
+            break
+
+    assert got == ids(range(1, 16))
+    # Page 1, then one window of 4; nothing fetched after the break.
+    assert sorted(reports.requested) == [1, 2, 3, 4, 5]
+    assert reports.in_flight == 0
+    page = await client.call_reports_page(20)
+    assert page.items[0].id == "r000191"
+
+
+async def test_max_items_stops_without_overfetching(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=500)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(concurrency=8, max_items=25)]
+
+    assert got == ids(range(1, 26))
+    assert sorted(reports.requested) == [1, 2, 3]
+
+
+async def test_each_walk_starts_from_page_one(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    api.get("/call-reports").mock(side_effect=Reports(total=12))
+    pager = client.call_reports()
+    first = [r.id async for r in pager]
+    second = [r.id async for r in pager]
+    assert first == second == ids(range(1, 13))
+
+
+async def test_a_failing_page_raises_its_own_error(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=100)
+
+    def answer(request: httpx.Request) -> Any:
+        if request.url.params["page"] == "5":
+            return httpx.Response(500, json={"ok": False, "message": "خطای سرور"})
+        return reports(request)
+
+    api.get("/call-reports").mock(side_effect=answer)
+
+    got: list[str] = []
+
+    async def walk() -> None:
+        async for report in client.call_reports(concurrency=4):
+            got.append(report.id)
+
+    with pytest.raises(ServerError, match="خطای سرور"):
+        await walk()
+
+    # Page 1 is yielded; the window 2-5 fails as a whole, with the page's own error.
+    assert got == ids(range(1, 11))
+    page = await client.call_reports_page(2)
+    assert len(page.items) == 10
+
+
+@pytest.mark.parametrize("kwargs", [{"concurrency": 0}, {"max_items": -1}])
+def test_bad_arguments(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="must"):
+        AsyncVoipano("t").call_reports(**kwargs)

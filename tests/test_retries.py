@@ -1,0 +1,327 @@
+"""The retry policy, counted request by request: reads retry, charged calls never twice."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import respx
+
+from voipano_async import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AsyncVoipano,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    _config,
+)
+from voipano_async._transport import backoff_delay
+
+from . import samples
+
+pytestmark = pytest.mark.anyio
+
+OK_SERVICES = httpx.Response(200, json=samples.SERVICES)
+CHARGED = [
+    ("call_otp", "/call-otp", ("09123456789",), samples.CALL_OTP),
+    ("click_to_call", "/click-to-call", ("09123456789", "02191010001"), samples.CLICK_TO_CALL),
+    ("secure_call", "/secure-call", ("09123456789", "09129876543"), samples.SECURE_CALL),
+]
+
+
+def fail(kind: str) -> Any:
+    """A failure as the transport would see it."""
+    return {
+        "connect-error": httpx.ConnectError("connection refused"),
+        "connect-timeout": httpx.ConnectTimeout("timed out connecting"),
+        "pool-timeout": httpx.PoolTimeout("no free connection"),
+        "read-timeout": httpx.ReadTimeout("timed out reading"),
+        "write-timeout": httpx.WriteTimeout("timed out writing"),
+        "read-error": httpx.ReadError("connection reset by peer"),
+        "dropped": httpx.RemoteProtocolError("server disconnected without a response"),
+    }.get(kind) or httpx.Response(int(kind), json={"ok": False, "message": "نشد"})
+
+
+# -- reads --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "connect-error",
+        "connect-timeout",
+        "pool-timeout",
+        "read-timeout",
+        "write-timeout",
+        "read-error",
+        "dropped",
+        "408",
+        "429",
+        "500",
+        "502",
+        "503",
+        "504",
+    ],
+)
+async def test_reads_are_retried(
+    api: respx.MockRouter, client: AsyncVoipano, failure: str
+) -> None:
+    route = api.get("/services").mock(side_effect=[fail(failure), OK_SERVICES])
+
+    services = await client.services()
+
+    assert services.total == 1
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 422, 501])
+async def test_reads_are_not_retried_on_client_errors(
+    api: respx.MockRouter, client: AsyncVoipano, status: int
+) -> None:
+    route = api.get("/services").mock(side_effect=[fail(str(status)), OK_SERVICES])
+    with pytest.raises(APIError) as info:
+        await client.services()
+    assert info.value.status_code == status
+    assert route.call_count == 1
+
+
+async def test_services_after_503_with_retry_after_zero_is_sent_twice(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    route = api.get("/services").mock(
+        side_effect=[httpx.Response(503, headers={"Retry-After": "0"}), OK_SERVICES]
+    )
+    assert (await client.services()).total == 1
+    assert route.call_count == 2
+
+
+async def test_retries_stop_after_max_retries(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    route = api.get("/services").respond(503, json={"message": "down"})
+    with pytest.raises(ServerError):
+        await client.services()
+    assert route.call_count == 3
+
+
+@pytest.mark.parametrize("max_retries", [0, 1, 4])
+async def test_max_retries_is_honoured(api: respx.MockRouter, max_retries: int) -> None:
+    route = api.get("/services").mock(side_effect=httpx.ConnectError("refused"))
+    client = AsyncVoipano("t", max_retries=max_retries)
+    with pytest.raises(APIConnectionError):
+        await client.services()
+    assert route.call_count == max_retries + 1
+
+
+async def test_downloads_are_retried_until_the_body_starts(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    route = api.get("/call-recordings/abc").mock(
+        side_effect=[
+            httpx.ReadTimeout("slow"),
+            httpx.Response(502),
+            httpx.Response(200, content=b"RIFF"),
+        ]
+    )
+    async with client.stream_call_recording("abc") as audio:
+        assert await audio.read() == b"RIFF"
+    assert route.call_count == 3
+
+
+async def test_with_options_changes_retries_for_the_new_client_only(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    route = api.get("/services").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(APIConnectionError):
+        await client.with_options(max_retries=0).services()
+    assert route.call_count == 1
+    with pytest.raises(APIConnectionError):
+        await client.services()
+    assert route.call_count == 4
+
+
+# -- charged calls ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path", "args", "answer"), CHARGED)
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
+async def test_charged_calls_are_sent_once_after_server_errors(
+    api: respx.MockRouter,
+    client: AsyncVoipano,
+    method: str,
+    path: str,
+    args: tuple[str, ...],
+    answer: dict[str, Any],
+    status: int,
+) -> None:
+    route = api.post(path).mock(side_effect=[fail(str(status)), httpx.Response(200, json=answer)])
+
+    with pytest.raises(APIError) as info:
+        await getattr(client, method)(*args)
+
+    assert route.call_count == 1
+    assert info.value.status_code == status
+    if status >= 500:
+        assert info.value.may_have_been_placed is True
+        assert "may have been placed" in str(info.value)
+
+
+@pytest.mark.parametrize(("method", "path", "args", "answer"), CHARGED)
+@pytest.mark.parametrize("failure", ["read-timeout", "write-timeout", "read-error", "dropped"])
+async def test_charged_calls_are_sent_once_when_the_request_may_have_arrived(
+    api: respx.MockRouter,
+    client: AsyncVoipano,
+    method: str,
+    path: str,
+    args: tuple[str, ...],
+    answer: dict[str, Any],
+    failure: str,
+) -> None:
+    route = api.post(path).mock(side_effect=[fail(failure), httpx.Response(200, json=answer)])
+
+    with pytest.raises(APIConnectionError) as info:
+        await getattr(client, method)(*args)
+
+    assert route.call_count == 1
+    assert info.value.may_have_been_placed is True
+    assert "may have been placed" in str(info.value)
+
+
+async def test_read_timeout_on_secure_call_is_sent_once(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    route = api.post("/secure-call").mock(side_effect=httpx.ReadTimeout("timed out"))
+    with pytest.raises(APITimeoutError) as info:
+        await client.secure_call("09123456789", "09129876543")
+    assert route.call_count == 1
+    assert info.value.may_have_been_placed is True
+
+
+@pytest.mark.parametrize(("method", "path", "args", "answer"), CHARGED)
+@pytest.mark.parametrize("failure", ["connect-error", "connect-timeout", "pool-timeout", "429"])
+async def test_charged_calls_are_resent_when_the_server_provably_did_not_act(
+    api: respx.MockRouter,
+    client: AsyncVoipano,
+    method: str,
+    path: str,
+    args: tuple[str, ...],
+    answer: dict[str, Any],
+    failure: str,
+) -> None:
+    route = api.post(path).mock(side_effect=[fail(failure), httpx.Response(200, json=answer)])
+
+    result = await getattr(client, method)(*args)
+
+    assert result.billing.charged == answer["billing"]["charged"]
+    assert route.call_count == 2
+
+
+async def test_429_on_click_to_call_is_resent(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    route = api.post("/click-to-call").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "0"}),
+            httpx.Response(200, json=samples.CLICK_TO_CALL),
+        ]
+    )
+    call = await client.click_to_call("09123456789", "02191010001")
+    assert call.status == "accepted"
+    assert route.call_count == 2
+
+
+async def test_connection_never_made_is_not_flagged_as_placed(
+    api: respx.MockRouter,
+) -> None:
+    route = api.post("/call-otp").mock(side_effect=httpx.ConnectError("refused"))
+    client = AsyncVoipano("t", max_retries=1)
+    with pytest.raises(APIConnectionError) as info:
+        await client.call_otp("09123456789")
+    assert route.call_count == 2
+    assert info.value.may_have_been_placed is False
+    assert "may have been placed" not in str(info.value)
+
+
+# -- Retry-After and backoff ----------------------------------------------------------------
+
+
+async def test_retry_after_beyond_the_cap_raises_instead_of_sleeping(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    route = api.get("/services").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "3600"}), OK_SERVICES]
+    )
+    with pytest.raises(RateLimitError) as info:
+        await client.services()
+    assert info.value.retry_after == 3600
+    assert route.call_count == 1
+
+
+async def test_retry_after_as_http_date(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    route = api.get("/services").mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+            OK_SERVICES,
+        ]
+    )
+    assert (await client.services()).total == 1
+    assert route.call_count == 2
+
+
+async def test_cancellation_during_backoff_propagates_at_once(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    first_answer = anyio.Event()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        first_answer.set()
+        # Within the cap, so the client sleeps 30 s before trying again.
+        return httpx.Response(503, headers={"Retry-After": "30"})
+
+    route = api.get("/services").mock(side_effect=answer)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.services)
+            await first_answer.wait()
+            await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+
+    assert route.call_count == 1
+    # The client is unharmed.
+    api.get("/services").mock(return_value=OK_SERVICES)
+    assert (await client.services()).total == 1
+
+
+def test_backoff_doubles_with_jitter_and_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_config, "BACKOFF_INITIAL", 0.5)
+    monkeypatch.setattr(_config, "BACKOFF_CAP", 8.0)
+    for attempt, nominal in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (9, 8.0)]:
+        delays = {backoff_delay(attempt) for _ in range(50)}
+        assert all(0.75 * nominal <= d <= nominal for d in delays)
+        assert len(delays) > 1  # jittered
+
+
+async def test_retries_are_logged_at_debug(
+    api: respx.MockRouter, client: AsyncVoipano, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.get("/services").mock(side_effect=[httpx.Response(503), OK_SERVICES])
+    with caplog.at_level(logging.DEBUG, logger="voipano_async"):
+        await client.services()
+    messages = [r.getMessage() for r in caplog.records if r.name == "voipano_async"]
+    assert messages[0].startswith("GET /services -> 503")
+    assert "attempt 1" in messages[0]
+    assert messages[1].startswith("retrying GET /services after HTTP 503 in ")
+    assert messages[2].startswith("GET /services -> 200")
+    assert "attempt 2" in messages[2]
+    levels = [r.levelno for r in caplog.records if r.name == "voipano_async"]
+    assert levels == [logging.INFO, logging.DEBUG, logging.INFO]
+
+
+async def test_not_found_is_final(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    route = api.get("/call-recordings/gone").respond(404)
+    with pytest.raises(NotFoundError):
+        async with client.stream_call_recording("gone"):
+            pass
+    assert route.call_count == 1

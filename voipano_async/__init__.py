@@ -1,0 +1,86 @@
+"""voipano-async: the async-first Python SDK for the Voipano VoIP webservice.
+
+Example:
+    >>> from voipano_async import AsyncVoipano
+    >>> async with AsyncVoipano() as client:  # token from VOIPANO_TOKEN
+    ...     otp = await client.call_otp("09123456789", purpose="login")
+"""
+
+from ._client import AsyncVoipano
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    InsufficientCreditError,
+    InvalidPhoneNumberError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UnexpectedResponseError,
+    UnprocessableEntityError,
+    VoipanoError,
+)
+from ._models import (
+    Billing,
+    CallOtpResult,
+    CallProvider,
+    CallReport,
+    CallReportsPage,
+    CallResult,
+    Pagination,
+    Service,
+    ServiceList,
+    ServicePackage,
+    VoicemailInbox,
+    VoicemailInboxes,
+)
+from ._pager import CallReportPager
+from ._phone import mask_phone_number, normalize_phone_number
+from ._streams import AudioStream, AudioStreamContext
+from ._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncVoipano",
+    "AudioStream",
+    "AudioStreamContext",
+    "AuthenticationError",
+    "BadRequestError",
+    "Billing",
+    "CallOtpResult",
+    "CallProvider",
+    "CallReport",
+    "CallReportPager",
+    "CallReportsPage",
+    "CallResult",
+    "InsufficientCreditError",
+    "InvalidPhoneNumberError",
+    "NotFoundError",
+    "Pagination",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "Service",
+    "ServiceList",
+    "ServicePackage",
+    "UnexpectedResponseError",
+    "UnprocessableEntityError",
+    "VoicemailInbox",
+    "VoicemailInboxes",
+    "VoipanoError",
+    "__version__",
+    "mask_phone_number",
+    "normalize_phone_number",
+]
+
+# Reprs, tracebacks and the docs show the public path, as httpx does.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        _obj.__module__ = __name__
+del _name, _obj

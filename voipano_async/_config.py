@@ -1,0 +1,55 @@
+"""Defaults, gathered in one place so that every policy reads from the same numbers."""
+
+from __future__ import annotations
+
+import httpx
+
+__all__ = [
+    "BACKOFF_CAP",
+    "BACKOFF_INITIAL",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_DOWNLOAD_TIMEOUT",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "DOWNLOAD_CHUNK_SIZE",
+    "DOWNLOAD_WRITE_BATCH",
+    "MAX_ERROR_BODY_BYTES",
+    "MAX_REDIRECTS",
+    "MAX_RETRY_AFTER",
+    "PUBLISHED_PRICES",
+    "RETRYABLE_STATUS_CODES",
+    "TOKEN_ENV",
+]
+
+TOKEN_ENV = "VOIPANO_TOKEN"
+BASE_URL_ENV = "VOIPANO_BASE_URL"
+DEFAULT_BASE_URL = "https://voipano.com/api/v1/webservice"
+
+# A call setup can take a few seconds on the provider's side; connecting should not.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, pool=10.0)
+# Recordings can be large and slow to produce; allow long gaps between chunks.
+DEFAULT_DOWNLOAD_TIMEOUT = httpx.Timeout(120.0, connect=5.0, pool=10.0)
+
+DEFAULT_MAX_RETRIES = 2
+BACKOFF_INITIAL = 0.5
+BACKOFF_CAP = 8.0
+# A server asking us to wait longer than this gets its error raised instead.
+MAX_RETRY_AFTER = 60.0
+RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+
+# Pages fetched at once by ``call_reports`` after the first page tells ``last_page``.
+DEFAULT_CONCURRENCY = 4
+
+# Error bodies are read up to this size, so a huge or endless body cannot exhaust memory.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+MAX_REDIRECTS = 5
+
+DOWNLOAD_CHUNK_SIZE = 64 * 1024
+# Downloads are written to disk from a worker thread in batches of this size, so a slow
+# disk never blocks the event loop and a fast one pays one thread hop per batch.
+DOWNLOAD_WRITE_BATCH = 1024 * 1024
+
+# The vendor's published prices, in credit units, for the charged endpoints.
+PUBLISHED_PRICES = {"/call-otp": 160, "/click-to-call": 80, "/secure-call": 120}

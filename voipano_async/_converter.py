@@ -1,0 +1,179 @@
+"""The one cattrs converter: how JSON becomes models, and how a misfit is explained.
+
+Hooks are generated once per class by cattrs (``make_dict_structure_fn``). The converter is
+lenient about keys it does not know (they go to the model's ``extra``) and strict about
+types: a string where an int belongs is an error, and so is ``true`` where an int belongs
+(``bool`` is an ``int`` subclass in Python, not in JSON).
+
+Two converters are built: a fast one for every answer, and a detailed-validation one that
+only runs after the fast one failed, to say precisely what did not fit and where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any, NoReturn, TypeVar, cast, get_origin
+
+import attrs
+import cattrs
+from cattrs.cols import list_structure_factory
+from cattrs.gen import make_dict_structure_fn, override
+from cattrs.v import format_exception
+
+from . import _models
+
+__all__ = ["ShapeError", "make_converter", "structure"]
+
+T = TypeVar("T")
+
+_MODELS: tuple[type[Any], ...] = tuple(
+    getattr(_models, name) for name in _models.__all__ if attrs.has(getattr(_models, name))
+)
+
+
+class ShapeError(Exception):
+    """A value that does not fit its model; ``problems`` says what and where."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _mismatch(expected: str, value: object) -> NoReturn:
+    raise TypeError(f"expected {expected}, got {_json_type(value)}")
+
+
+def _structure_str(value: object, _: object) -> str:
+    if type(value) is str:
+        return value
+    _mismatch("a string", value)
+
+
+def _structure_int(value: object, _: object) -> int:
+    if type(value) is int:
+        return value
+    _mismatch("an integer", value)
+
+
+def _structure_float(value: object, _: object) -> float:
+    if type(value) is float or type(value) is int:
+        return float(value)
+    _mismatch("a number", value)
+
+
+def _structure_bool(value: object, _: object) -> bool:
+    if value is True or value is False:
+        return value
+    _mismatch("a boolean", value)
+
+
+def _is_list(tp: Any) -> bool:
+    return get_origin(tp) is list
+
+
+def _strict_list_factory(tp: Any, converter: cattrs.BaseConverter) -> Callable[[Any, Any], Any]:
+    inner = list_structure_factory(tp, converter)
+
+    def structure_list(value: object, cl: Any) -> Any:
+        if type(value) is not list:
+            _mismatch("an array", value)
+        return inner(value, cl)
+
+    return structure_list
+
+
+def _model_hook(
+    cl: type[Any], converter: cattrs.Converter, *, strict: bool
+) -> Callable[[Any, Any], Any]:
+    names = [a.name for a in attrs.fields(cl)]
+    has_extra = "extra" in names
+    if has_extra:
+        base = make_dict_structure_fn(
+            cl, converter, _cattrs_forbid_extra_keys=strict, extra=override(omit=True)
+        )
+    else:
+        base = make_dict_structure_fn(cl, converter, _cattrs_forbid_extra_keys=strict)
+    known = frozenset(names) - {"extra"}
+    keep_extra = has_extra and not strict
+
+    def structure_model(value: Any, _: Any) -> Any:
+        if type(value) is cl:
+            # Already structured (the envelope's billing is structured on its own path).
+            return value
+        if type(value) is not dict:
+            _mismatch("an object", value)
+        result = base(value, cl)
+        if keep_extra and not value.keys() <= known:
+            unknown = {key: item for key, item in value.items() if key not in known}
+            # The model is frozen; this is the one place that fills ``extra`` after
+            # construction, so the generated hook stays cattrs' fast path.
+            object.__setattr__(result, "extra", MappingProxyType(unknown))
+        return result
+
+    return structure_model
+
+
+def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Converter:
+    """Build a converter for the SDK's models.
+
+    Args:
+        strict: Reject unknown keys (``forbid_extra_keys``) instead of keeping them in
+            ``extra``. The SDK itself is lenient; the test suite runs the published samples
+            through a strict converter so that drift in our models shows up.
+        detailed: Collect every problem with its path (slower); used to explain failures.
+    """
+    converter = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=strict)
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook_factory(_is_list, cast(Any, _strict_list_factory))
+    for model in _MODELS:
+        converter.register_structure_hook(model, _model_hook(model, converter, strict=strict))
+    return converter
+
+
+_FAST = make_converter()
+_detailed: cattrs.Converter | None = None
+
+
+def _describe_problem(exc: BaseException, tp: type[Any] | None) -> str:
+    if isinstance(exc, TypeError) and str(exc).startswith("expected "):
+        return str(exc)
+    return format_exception(exc, tp)
+
+
+def _explain(value: object, cl: type[Any], path: str) -> list[str]:
+    global _detailed
+    if _detailed is None:
+        _detailed = make_converter(detailed=True)
+    try:
+        _detailed.structure(value, cl)
+    except Exception as exc:
+        return cattrs.transform_error(exc, path=path, format_exception=_describe_problem)
+    return [f"does not fit {cl.__name__} @ {path}"]
+
+
+def structure(value: object, cl: type[T], *, path: str = "$") -> T:
+    """Structure decoded JSON into ``cl``, raising :class:`ShapeError` when it does not fit."""
+    try:
+        return _FAST.structure(value, cl)
+    except Exception:
+        raise ShapeError(_explain(value, cl, path)) from None

@@ -1,0 +1,219 @@
+"""The JSON envelope (``ok``, ``data``, ``billing``), parsed once, and the errors built from it.
+
+Success::
+
+    {"ok": true, "data": {...}, "billing": {"charged": 160, "unit_price": 160, ...}}
+
+Errors come in every shape listed in the API notes, and in shapes nobody listed; each
+becomes the matching :class:`APIError` subclass, never a ``KeyError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+from ._converter import ShapeError, structure
+from ._exceptions import (
+    APIError,
+    RateLimitError,
+    UnexpectedResponseError,
+    error_class_for,
+)
+from ._models import FREE, Billing
+
+__all__ = ["api_error", "decode_error_body", "decode_result", "parse_retry_after"]
+
+T = TypeVar("T")
+
+_PREVIEW_CHARS = 2000
+
+
+def _loads(content: bytes) -> object:
+    """Decode JSON; raise ``ValueError`` for anything that is not (including deep nesting)."""
+    try:
+        return json.loads(content)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+
+
+def _text(content: bytes) -> str:
+    return content[: _PREVIEW_CHARS * 4].decode("utf-8", "replace")[:_PREVIEW_CHARS]
+
+
+def decode_result(
+    response: httpx.Response, cl: type[T], *, charged: bool, redact: str | None = None
+) -> T:
+    """Turn a 2xx answer into ``cl``, or raise the error it carries.
+
+    ``charged`` marks the charged endpoints: an answer that cannot be read there means the
+    call may well have been placed, and the error says so.
+    """
+    status = response.status_code
+    content = response.content
+    try:
+        body = _loads(content)
+    except ValueError:
+        preview = _text(content)[:80]
+        if redact:
+            preview = preview.replace(redact, "***")
+        raise UnexpectedResponseError(
+            "the server's answer is not JSON",
+            status_code=status,
+            problems=[f"body starts with {preview!r}"] if content else ["empty body"],
+            body=_text(content),
+            may_have_been_placed=charged,
+        ) from None
+    if type(body) is not dict:
+        raise UnexpectedResponseError(
+            "the server's answer is not a JSON object",
+            status_code=status,
+            body=body,
+            may_have_been_placed=charged,
+        )
+    ok = body.get("ok", True)
+    if ok is False:
+        raise api_error(response, body, redact=redact)
+    problems: list[str] = []
+    if ok is not True:
+        problems.append("invalid value for type, expected a boolean @ $.ok")
+    data = body.get("data")
+    if not isinstance(data, dict):
+        problems.append("expected an object @ $.data")
+        data = {}
+    if problems:
+        raise UnexpectedResponseError(
+            "the server's answer does not fit the expected envelope",
+            status_code=status,
+            problems=problems,
+            body=body,
+            may_have_been_placed=charged,
+        )
+    # Both halves are checked, so one error lists everything that did not fit.
+    raw_billing = body.get("billing")
+    billing = FREE
+    if raw_billing is not None or charged:
+        try:
+            billing = structure(raw_billing, Billing, path="$.billing")
+        except ShapeError as exc:
+            problems.extend(exc.problems)
+    try:
+        result = structure({**data, "billing": billing}, cl, path="$.data")
+    except ShapeError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise UnexpectedResponseError(
+            f"the server's answer does not fit {cl.__name__}",
+            status_code=status,
+            problems=problems,
+            body=body,
+            may_have_been_placed=charged,
+        )
+    return result
+
+
+def _as_text(value: object) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _field_errors(value: object) -> dict[str, list[str]]:
+    if not isinstance(value, Mapping):
+        return {}
+    errors: dict[str, list[str]] = {}
+    for field, messages in value.items():
+        if isinstance(messages, str):
+            errors[str(field)] = [messages]
+        elif isinstance(messages, list):
+            errors[str(field)] = [m for m in (_as_text(m) for m in messages) if m]
+    return errors
+
+
+def _describe_body(body: Mapping[str, Any]) -> tuple[str | None, str | None, dict[str, list[str]]]:
+    message = _as_text(body.get("message"))
+    code = _as_text(body.get("code"))
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        code = _as_text(error.get("code")) or code
+        message = _as_text(error.get("message")) or message
+        errors = _field_errors(error.get("errors"))
+    else:
+        message = message or _as_text(error)
+        errors = {}
+    errors = _field_errors(body.get("errors")) or errors
+    return message, code, errors
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or ``None``."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        seconds = (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else math.inf
+
+
+def api_error(
+    response: httpx.Response,
+    body: object,
+    *,
+    may_have_been_placed: bool = False,
+    redact: str | None = None,
+) -> APIError:
+    """Build the error for an error answer; ``body`` is decoded JSON or bounded text."""
+    status = response.status_code
+    message = code = None
+    errors: dict[str, list[str]] = {}
+    if isinstance(body, Mapping):
+        message, code, errors = _describe_body(body)
+    if message is None:
+        message = (
+            "the server answered ok: false"
+            if response.is_success
+            else response.reason_phrase or "error"
+        )
+    if redact:
+        message = message.replace(redact, "***")
+        errors = {f: [m.replace(redact, "***") for m in ms] for f, ms in errors.items()}
+    cls = error_class_for(status, code)
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "code": code,
+        "errors": errors,
+        "body": body,
+        "response": response,
+        "may_have_been_placed": may_have_been_placed,
+    }
+    if issubclass(cls, RateLimitError):
+        return cls(
+            message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs
+        )
+    return cls(message, **kwargs)
+
+
+def decode_error_body(content: bytes) -> object:
+    """The error body as JSON when it is JSON, else as bounded text."""
+    try:
+        return _loads(content)
+    except ValueError:
+        return _text(content)

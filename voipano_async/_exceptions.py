@@ -1,0 +1,249 @@
+"""Every error the SDK raises, in one tree rooted at :class:`VoipanoError`.
+
+::
+
+    VoipanoError
+    ├── InvalidPhoneNumberError      (also a ValueError; raised before any request)
+    ├── APIConnectionError           the server could not be reached or the answer broke off
+    │   └── APITimeoutError          connect, read, write or pool timeout
+    ├── APIError                     the server answered with an error (or ``ok: false``)
+    │   ├── BadRequestError          400
+    │   ├── AuthenticationError      401
+    │   ├── InsufficientCreditError  402, or an ``insufficient...`` error code
+    │   ├── PermissionDeniedError    403
+    │   ├── NotFoundError            404
+    │   ├── UnprocessableEntityError 422 (field errors in ``errors``)
+    │   ├── RateLimitError           429 (``retry_after`` seconds or ``None``)
+    │   └── ServerError              5xx
+    └── UnexpectedResponseError      a 2xx answer that is not JSON or does not fit the model
+
+Every error carries ``may_have_been_placed``: ``True`` when the request was for a charged
+call (``call_otp``, ``click_to_call``, ``secure_call``) and the server may have acted on it.
+Such a call must not be repeated blindly: it may ring a phone and charge the account again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "InsufficientCreditError",
+    "InvalidPhoneNumberError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "UnexpectedResponseError",
+    "UnprocessableEntityError",
+    "VoipanoError",
+]
+
+_MAY_HAVE_BEEN_PLACED = (
+    "The call may have been placed and charged: check the call reports before repeating it."
+)
+
+
+class VoipanoError(Exception):
+    """The root of every error the SDK raises.
+
+    Attributes:
+        message: A readable description (Persian server messages are kept as sent).
+        may_have_been_placed: ``True`` when a charged call may have reached the server,
+            so repeating it could place and charge it twice.
+    """
+
+    message: str
+    may_have_been_placed: bool
+
+    def __init__(self, message: str, *, may_have_been_placed: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.may_have_been_placed = may_have_been_placed
+
+    def __str__(self) -> str:
+        if self.may_have_been_placed:
+            return f"{self._describe()} {_MAY_HAVE_BEEN_PLACED}"
+        return self._describe()
+
+    def _describe(self) -> str:
+        return self.message
+
+
+class InvalidPhoneNumberError(VoipanoError, ValueError):
+    """A phone number that is not an 11-digit Iranian number, raised before any request.
+
+    Attributes:
+        phone_number: The value as the caller gave it.
+    """
+
+    phone_number: object
+
+    def __init__(self, message: str, *, phone_number: object) -> None:
+        super().__init__(message)
+        self.phone_number = phone_number
+
+
+class APIConnectionError(VoipanoError):
+    """The server could not be reached, or the connection broke before a full answer."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connecting, waiting for a pooled connection, or reading)."""
+
+
+class APIError(VoipanoError):
+    """The server answered with an error status, or with ``ok: false``.
+
+    Attributes:
+        status_code: The HTTP status.
+        code: The server's error code, when it sent one.
+        message: The server's message (Persian kept intact), or a description of the status.
+        errors: Field errors, ``{"phone_number": ["..."]}``, empty when there were none.
+        body: The decoded JSON body, or the (bounded) text when it was not JSON.
+        response: The ``httpx.Response`` (its body may be truncated to a bounded size).
+    """
+
+    status_code: int
+    code: str | None
+    errors: dict[str, list[str]]
+    body: object
+    response: httpx.Response | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        body: object = None,
+        response: httpx.Response | None = None,
+        may_have_been_placed: bool = False,
+    ) -> None:
+        super().__init__(message, may_have_been_placed=may_have_been_placed)
+        self.status_code = status_code
+        self.code = code
+        self.errors = dict(errors or {})
+        self.body = body
+        self.response = response
+
+    def _describe(self) -> str:
+        parts = [self.message]
+        for field, messages in self.errors.items():
+            parts.append(f"{field}: {' '.join(messages)}")
+        detail = f"HTTP {self.status_code}"
+        if self.code:
+            detail += f", code {self.code}"
+        return f"{' — '.join(parts)} ({detail})"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code}, code={self.code!r}, "
+            f"message={self.message!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """400: the server rejected the request as malformed."""
+
+
+class AuthenticationError(APIError):
+    """401: the token is missing, wrong or revoked."""
+
+
+class InsufficientCreditError(APIError):
+    """402, or an ``insufficient...`` error code: the account has too little credit."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the token may not do this (for example a voicemail context it does not own)."""
+
+
+class NotFoundError(APIError):
+    """404: no such recording, voicemail message or endpoint."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: validation failed; ``errors`` maps each field to its messages."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests.
+
+    Attributes:
+        retry_after: Seconds the server asked us to wait, or ``None`` when it did not say.
+    """
+
+    retry_after: float | None
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx: the server (or a proxy in front of it) failed."""
+
+
+class UnexpectedResponseError(VoipanoError):
+    """A successful answer whose body is not JSON or does not fit the expected shape.
+
+    Attributes:
+        status_code: The HTTP status.
+        problems: Short readable lines saying what did not fit, e.g.
+            ``"invalid value for type, expected int @ $.data.total"``.
+        body: The decoded JSON body, or the (bounded) text when it was not JSON.
+    """
+
+    status_code: int
+    problems: list[str]
+    body: object
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        problems: list[str] | None = None,
+        body: object = None,
+        may_have_been_placed: bool = False,
+    ) -> None:
+        super().__init__(message, may_have_been_placed=may_have_been_placed)
+        self.status_code = status_code
+        self.problems = list(problems or [])
+        self.body = body
+
+    def _describe(self) -> str:
+        if not self.problems:
+            return self.message
+        shown = "; ".join(self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        return f"{self.message}: {shown}{more}"
+
+
+STATUS_ERRORS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientCreditError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_class_for(status_code: int, code: str | None) -> type[APIError]:
+    """Pick the most specific error class for a status and an optional server code."""
+    if code and code.lower().startswith("insufficient"):
+        return InsufficientCreditError
+    if status_code >= 500:
+        return ServerError
+    return STATUS_ERRORS.get(status_code, APIError)

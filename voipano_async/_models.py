@@ -1,0 +1,265 @@
+"""The results the API returns, as plain frozen attrs classes.
+
+The models hold data only; how JSON becomes a model lives in ``_converter.py``. Every
+model keeps the keys the SDK does not know yet in ``extra``, so a field the live API adds
+is readable the day it appears, while the known fields stay strictly typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "Billing",
+    "CallOtpResult",
+    "CallProvider",
+    "CallReport",
+    "CallReportsPage",
+    "CallResult",
+    "Pagination",
+    "Service",
+    "ServiceList",
+    "ServicePackage",
+    "VoicemailInbox",
+    "VoicemailInboxes",
+]
+
+EMPTY_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+def _extra_field() -> Any:
+    return attrs.field(default=EMPTY_EXTRA, repr=lambda extra: repr(dict(extra)))
+
+
+@attrs.frozen(kw_only=True)
+class Billing:
+    """What a request cost, as the envelope's ``billing`` reports it.
+
+    Attributes:
+        charged: Credit units deducted for this request (0 for the free endpoints).
+        unit_price: The endpoint's price per request.
+        remaining_credit: The account's credit after the request, when the server says.
+        extra: Keys of the ``billing`` object that the SDK does not model.
+    """
+
+    charged: int
+    unit_price: int
+    remaining_credit: int | None = None
+    extra: Mapping[str, Any] = _extra_field()
+
+
+FREE = Billing(charged=0, unit_price=0)
+
+
+@attrs.frozen(kw_only=True)
+class CallOtpResult:
+    """The answer to :meth:`AsyncVoipano.call_otp`.
+
+    Attributes:
+        request_id: The server's id for this OTP call.
+        phone_number: The number called (the server may mask it).
+        purpose: The purpose sent with the request, echoed back.
+        message: The server's message, usually Persian (``"کد تایید ارسال شد."``).
+        billing: What the call cost.
+        extra: Keys of ``data`` that the SDK does not model.
+    """
+
+    request_id: str
+    phone_number: str
+    purpose: str | None = None
+    message: str | None = None
+    billing: Billing
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class CallProvider:
+    """What the telephony provider said when the call was handed over.
+
+    Attributes:
+        success: Whether the provider accepted the call.
+        status: The provider's own status code, e.g. ``201``.
+        extra: Keys the SDK does not model.
+    """
+
+    success: bool
+    status: int | None = None
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class CallResult:
+    """The answer to :meth:`AsyncVoipano.click_to_call` and :meth:`AsyncVoipano.secure_call`.
+
+    Attributes:
+        request_id: The server's id for this call.
+        endpoint_number: The line the call is placed from, e.g. ``"02191010001"``.
+        status: The call's status, e.g. ``"accepted"``.
+        provider: The provider's answer, or ``None`` when the server does not report it.
+        billing: What the call cost.
+        extra: Keys of ``data`` that the SDK does not model.
+    """
+
+    request_id: str
+    endpoint_number: str | None = None
+    status: str
+    provider: CallProvider | None = None
+    billing: Billing
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class CallReport:
+    """One call in the call reports.
+
+    Attributes:
+        id: The report's id; unique across pages.
+        call_details_record_id: The CDR id, which names the call's recording.
+        call_source: The calling number (the server may mask it).
+        call_destination: The called number (the server may mask it).
+        has_recording: Whether a recording can be downloaded.
+        recording_url: The server's link to the recording, or ``None``. The SDK downloads
+            through the configured API host by id and never sends the token elsewhere.
+        extra: Keys the SDK does not model yet (durations, dates, statuses, ...).
+    """
+
+    id: str
+    call_details_record_id: str
+    call_source: str | None = None
+    call_destination: str | None = None
+    has_recording: bool = False
+    recording_url: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class Pagination:
+    """Where a page sits in the whole list (Laravel-style page numbers, from 1).
+
+    Attributes:
+        page: This page's number.
+        per_page: The page size.
+        total: How many reports there are in all.
+        last_page: The number of the last page.
+        extra: Keys the SDK does not model.
+    """
+
+    page: int
+    per_page: int
+    total: int
+    last_page: int
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class CallReportsPage:
+    """One page of call reports, from :meth:`AsyncVoipano.call_reports_page`.
+
+    Attributes:
+        endpoint_number: The line the reports belong to.
+        items: The reports on this page.
+        pagination: Where the page sits in the whole list.
+        billing: What the request cost (nothing, by the published samples).
+        extra: Keys of ``data`` that the SDK does not model.
+    """
+
+    endpoint_number: str | None = None
+    items: list[CallReport]
+    pagination: Pagination
+    billing: Billing
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class ServicePackage:
+    """The plan a service subscription is on.
+
+    Attributes:
+        id: The plan's id.
+        name: The plan's name, usually Persian (``"پلن پیوند"``).
+        slug: The plan's short name (``"peyvand"``).
+        extra: Keys the SDK does not model.
+    """
+
+    id: int
+    name: str | None = None
+    slug: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class Service:
+    """A service subscription on the account.
+
+    Attributes:
+        subscription_id: The subscription's id.
+        status: E.g. ``"active"``.
+        remaining_days: Days left on the subscription.
+        package: The plan, or ``None``.
+        phone_number: The line's number as the server writes it (e.g. ``"002191010001"``).
+        extra: Keys the SDK does not model.
+    """
+
+    subscription_id: int
+    status: str | None = None
+    remaining_days: int | None = None
+    package: ServicePackage | None = None
+    phone_number: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class ServiceList:
+    """The answer to :meth:`AsyncVoipano.services`.
+
+    Attributes:
+        items: The account's services.
+        total: How many there are.
+        billing: What the request cost (nothing).
+        extra: Keys of ``data`` that the SDK does not model.
+    """
+
+    items: list[Service]
+    total: int
+    billing: Billing
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class VoicemailInbox:
+    """A voicemail inbox.
+
+    Attributes:
+        id: The inbox's id.
+        mailbox: The mailbox number, e.g. ``"1001"``.
+        context: The voicemail context, e.g. ``"voicemail-02191010001"``.
+        fullname: The owner's name, when set.
+        extra: Keys the SDK does not model.
+    """
+
+    id: str
+    mailbox: str
+    context: str
+    fullname: str | None = None
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class VoicemailInboxes:
+    """The answer to :meth:`AsyncVoipano.voicemail_inboxes`.
+
+    Attributes:
+        items: The inboxes.
+        allowed_contexts: The voicemail contexts this token may read.
+        billing: What the request cost (nothing).
+        extra: Keys of ``data`` that the SDK does not model.
+    """
+
+    items: list[VoicemailInbox]
+    allowed_contexts: list[str]
+    billing: Billing
+    extra: Mapping[str, Any] = _extra_field()

@@ -1,0 +1,153 @@
+"""Auto-paging over call reports, fetching later pages concurrently, yielding in order.
+
+Each window of concurrent page fetches starts and finishes inside one ``__anext__`` call,
+so no task group is ever open across a ``yield`` to the caller: breaking out of
+``async for`` early leaves nothing running and nothing to clean up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+
+from ._models import CallReport, CallReportsPage
+
+__all__ = ["CallReportPager"]
+
+FetchPage = Callable[[int], Awaitable[CallReportsPage]]
+
+
+class _PageWalker:
+    """Walks pages 1..last_page; after page 1, fetches up to ``concurrency`` at a time."""
+
+    def __init__(self, fetch: FetchPage, concurrency: int) -> None:
+        self._fetch = fetch
+        self._concurrency = concurrency
+        self._ready: deque[CallReportsPage] = deque()
+        self._next = 1
+        self._last = 1
+        self._per_page = 0
+        self._done = False
+        # Set by the item iterator: how many more items it wants (None: all of them).
+        self.items_wanted: int | None = None
+
+    def __aiter__(self) -> _PageWalker:
+        return self
+
+    async def __anext__(self) -> CallReportsPage:
+        if not self._ready:
+            await self._fill()
+        if not self._ready:
+            raise StopAsyncIteration
+        return self._ready.popleft()
+
+    async def _fill(self) -> None:
+        if self._done:
+            return
+        if self._next == 1:
+            page = await self._fetch(1)
+            self._next = 2
+            self._last = page.pagination.last_page
+            self._per_page = page.pagination.per_page or len(page.items)
+            self._done = not page.items
+            self._ready.append(page)
+            return
+        if self._next > self._last:
+            self._done = True
+            return
+        numbers = range(self._next, min(self._last, self._next + self._window() - 1) + 1)
+        pages = await self._fetch_window(numbers)
+        self._next = numbers[-1] + 1
+        for page in pages:
+            if not page.items:
+                # The list shrank while we walked it: nothing lies beyond an empty page.
+                self._done = True
+                break
+            self._last = max(self._last, page.pagination.last_page)
+            self._ready.append(page)
+
+    def _window(self) -> int:
+        size = self._concurrency
+        if self.items_wanted is not None and self._per_page > 0:
+            size = min(size, -(-self.items_wanted // self._per_page))
+        return max(1, size)
+
+    async def _fetch_window(self, numbers: range) -> list[CallReportsPage]:
+        if len(numbers) == 1:
+            return [await self._fetch(numbers[0])]
+        pages: list[CallReportsPage | None] = [None] * len(numbers)
+        failures: list[tuple[int, Exception]] = []
+
+        async def fetch_one(index: int, scope: anyio.CancelScope) -> None:
+            try:
+                pages[index] = await self._fetch(numbers[index])
+            except Exception as exc:
+                # Kept, not raised: users get the error itself, never an exception group.
+                failures.append((index, exc))
+                scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            for index in range(len(numbers)):
+                tg.start_soon(fetch_one, index, tg.cancel_scope)
+        if failures:
+            raise min(failures, key=lambda failure: failure[0])[1]
+        return [page for page in pages if page is not None]
+
+
+class _ItemIterator:
+    def __init__(self, walker: _PageWalker, max_items: int | None) -> None:
+        self._walker = walker
+        self._max_items = max_items
+        self._yielded = 0
+        self._seen: set[str] = set()
+        self._items: deque[CallReport] = deque()
+
+    def __aiter__(self) -> _ItemIterator:
+        return self
+
+    async def __anext__(self) -> CallReport:
+        while True:
+            if self._max_items is not None and self._yielded >= self._max_items:
+                raise StopAsyncIteration
+            while self._items:
+                report = self._items.popleft()
+                if report.id in self._seen:
+                    continue  # pages shifted while we walked: already yielded
+                self._seen.add(report.id)
+                self._yielded += 1
+                return report
+            if self._max_items is not None:
+                self._walker.items_wanted = self._max_items - self._yielded
+            page = await self._walker.__anext__()
+            self._items.extend(page.items)
+
+
+class CallReportPager:
+    """Every call report, page after page: ``async for report in client.call_reports():``.
+
+    After the first page tells ``last_page``, the following pages are fetched
+    ``concurrency`` at a time and yielded in page order. A report already yielded in the
+    same walk is skipped (pages shift as new calls arrive). Each ``async for`` starts a new
+    walk from page 1. :meth:`pages` walks the pages themselves.
+
+    Example:
+        >>> async for report in client.call_reports(has_recording=True, concurrency=8):
+        ...     await client.download_call_recording(report, "recordings/")
+    """
+
+    def __init__(self, fetch: FetchPage, *, concurrency: int, max_items: int | None) -> None:
+        self._fetch = fetch
+        self._concurrency = concurrency
+        self._max_items = max_items
+
+    def __repr__(self) -> str:
+        return f"CallReportPager(concurrency={self._concurrency}, max_items={self._max_items})"
+
+    def __aiter__(self) -> AsyncIterator[CallReport]:
+        return _ItemIterator(_PageWalker(self._fetch, self._concurrency), self._max_items)
+
+    def pages(self) -> AsyncIterator[CallReportsPage]:
+        """Walk the pages (as :class:`CallReportsPage`) instead of the reports."""
+        return _PageWalker(self._fetch, self._concurrency)

@@ -1,0 +1,209 @@
+"""Recordings, streamed: never read whole into memory, never left half-written on disk."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from email.message import Message
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from . import _config
+from ._exceptions import APIConnectionError, APITimeoutError
+from ._transport import StreamHandle, iter_chunks
+
+__all__ = ["AudioStream", "AudioStreamContext", "safe_filename"]
+
+StrPath = str | os.PathLike[str]
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
+_MAX_NAME = 200
+# Names Windows refuses whatever their extension.
+_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"COM{i}" for i in range(1, 10)]
+    + [f"LPT{i}" for i in range(1, 10)]
+)
+
+
+def _filename_from_header(header: str | None) -> str | None:
+    if not header:
+        return None
+    message = Message()
+    try:
+        message["content-disposition"] = header
+        name = message.get_filename()
+    except Exception:  # a hostile header must not break the download
+        return None
+    if not name:
+        return None
+    # httpx decodes headers as latin-1; a raw UTF-8 name (Persian, say) is recovered.
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        name = name.encode("latin-1").decode("utf-8")
+    return name
+
+
+def _clean(name: str) -> str:
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
+    if name.split(".")[0].upper() in _RESERVED:
+        name = f"_{name}"
+    if len(name) > _MAX_NAME:
+        stem, dot, suffix = name.rpartition(".")
+        if dot and 0 < len(suffix) <= 10:
+            name = f"{stem[: _MAX_NAME - len(suffix) - 1]}.{suffix}"
+        else:
+            name = name[:_MAX_NAME]
+    return name
+
+
+def safe_filename(content_disposition: str | None, fallback: str) -> str:
+    """A file name from ``Content-Disposition`` that cannot leave the target directory.
+
+    Path parts, control characters and leading dots are removed; when nothing usable is
+    left, ``fallback`` (cleaned the same way) is used.
+    """
+    name = _clean(_filename_from_header(content_disposition) or "")
+    return name or _clean(fallback) or "recording.wav"
+
+
+def _parse_charged(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+class AudioStream:
+    """An audio file being streamed from the API.
+
+    Get one from :meth:`AsyncVoipano.stream_call_recording` or
+    :meth:`AsyncVoipano.stream_voicemail_recording`, inside ``async with``.
+
+    Attributes:
+        filename: A safe file name, from ``Content-Disposition`` or made from the id.
+        content_type: E.g. ``"audio/wav"``.
+        content_length: The size in bytes, when the server says.
+        charged: Credit charged for the download (``X-Billing-Charged``), when sent.
+        response: The underlying ``httpx.Response``.
+    """
+
+    def __init__(self, response: httpx.Response, *, fallback_name: str) -> None:
+        self.response: httpx.Response = response
+        headers = response.headers
+        self.filename: str = safe_filename(headers.get("content-disposition"), fallback_name)
+        self.content_type: str | None = headers.get("content-type")
+        length = headers.get("content-length")
+        self.content_length: int | None = int(length) if length and length.isdigit() else None
+        self.charged: int | None = _parse_charged(headers.get("x-billing-charged"))
+
+    def __repr__(self) -> str:
+        return (
+            f"AudioStream(filename={self.filename!r}, content_type={self.content_type!r}, "
+            f"content_length={self.content_length!r})"
+        )
+
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncGenerator[bytes, None]:
+        """Yield the audio in chunks as it arrives.
+
+        Raises:
+            APIConnectionError: The connection broke (or timed out) mid-download; a
+                download is never retried once its body has started.
+        """
+        try:
+            async with aclosing(iter_chunks(self.response, chunk_size)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"the download of {self.filename} timed out: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise APIConnectionError(
+                f"the download of {self.filename} broke off: {exc or type(exc).__name__}"
+            ) from exc
+
+    async def read(self) -> bytes:
+        """Read the whole file into memory (prefer :meth:`save` for large files)."""
+        parts = []
+        async with aclosing(self.aiter_bytes()) as chunks:
+            async for chunk in chunks:
+                parts.append(chunk)
+        return b"".join(parts)
+
+    async def save(self, dest: StrPath) -> Path:
+        """Stream the file to disk and return the path written.
+
+        ``dest`` is a directory (the file gets :attr:`filename`) or a file path (replaced if
+        it exists). The data goes to a temporary file beside the target, renamed into place
+        only once complete: a failed or cancelled download leaves no file behind.
+        """
+        target = await anyio.to_thread.run_sync(_resolve_target, dest, self.filename)
+        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        file: BinaryIO = await anyio.to_thread.run_sync(partial.open, "xb")
+        try:
+            batch: list[bytes] = []
+            size = 0
+            async with aclosing(self.aiter_bytes(_config.DOWNLOAD_CHUNK_SIZE)) as chunks:
+                async for chunk in chunks:
+                    batch.append(chunk)
+                    size += len(chunk)
+                    if size >= _config.DOWNLOAD_WRITE_BATCH:
+                        await anyio.to_thread.run_sync(file.writelines, batch)
+                        batch, size = [], 0
+            if batch:
+                await anyio.to_thread.run_sync(file.writelines, batch)
+            await anyio.to_thread.run_sync(file.close)
+            await anyio.to_thread.run_sync(os.replace, partial, target)
+        except BaseException:
+            # Cleanup without awaiting, so cancellation cannot interrupt it.
+            file.close()
+            partial.unlink(missing_ok=True)
+            raise
+        return target
+
+
+def _resolve_target(dest: StrPath, filename: str) -> Path:
+    text = os.fspath(dest)
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
+        # "recordings/" names a directory, whether or not it exists yet.
+        path.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        return path / filename
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the directory {str(path.parent)!r} does not exist")
+    return path
+
+
+class AudioStreamContext:
+    """``async with`` this to get an :class:`AudioStream`; leaving closes the connection."""
+
+    def __init__(
+        self, opener: Callable[[], Awaitable[StreamHandle]], *, fallback_name: str
+    ) -> None:
+        self._opener = opener
+        self._fallback_name = fallback_name
+        self._handle: StreamHandle | None = None
+
+    async def __aenter__(self) -> AudioStream:
+        if self._handle is not None:
+            raise RuntimeError("this stream is already open; use a new stream_* call")
+        self._handle = await self._opener()
+        return AudioStream(self._handle.response, fallback_name=self._fallback_name)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._handle is not None:
+            await self._handle.aclose()
