@@ -26,7 +26,7 @@ nox.options.error_on_missing_interpreters = False
 def _expose_pyenv_pythons() -> None:
     """Let pyenv's shims answer for every installed CPython (python3.10, python3.13, ...)."""
     pyenv = shutil.which("pyenv")
-    if not pyenv or os.environ.get("PYENV_VERSION"):
+    if not pyenv:
         return
     try:
         out = subprocess.run(
@@ -37,11 +37,15 @@ def _expose_pyenv_pythons() -> None:
     versions = [v.strip() for v in out.splitlines() if re.fullmatch(r"3\.\d+\.\d+", v.strip())]
     if not versions:
         return
-    # The global version first, so that plain "python3" keeps meaning what it meant.
-    current = subprocess.run(
-        [pyenv, "version-name"], capture_output=True, text=True, timeout=30, check=False
-    ).stdout.strip()
-    ordered = [v for v in current.split(":") if v in versions]
+    # What was selected stays first (pyenv's own "python -m nox" sets PYENV_VERSION), so
+    # plain "python3" keeps meaning what it meant; every other version is added after it.
+    current = (
+        os.environ.get("PYENV_VERSION")
+        or subprocess.run(
+            [pyenv, "version-name"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout.strip()
+    )
+    ordered = [v for v in current.split(":") if v]
     ordered += [v for v in reversed(versions) if v not in ordered]
     os.environ["PYENV_VERSION"] = ":".join(ordered)
 
@@ -52,7 +56,7 @@ _expose_pyenv_pythons()
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite, every test on asyncio and on trio."""
-    session.install(".", *TEST_DEPS)
+    session.install(".[sandbox]", *TEST_DEPS)
     session.run("pytest", *session.posargs)
 
 
@@ -67,7 +71,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHONS[-1])
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, and pyright's check of the public types."""
-    session.install(".", "mypy", "pyright[nodejs]", *TEST_DEPS)
+    session.install(".[sandbox]", "mypy", "pyright[nodejs]", *TEST_DEPS)
     session.run("mypy", "--strict", "voipano_async")
     session.run("pyright", "--verifytypes", "voipano_async", "--ignoreexternal")
 

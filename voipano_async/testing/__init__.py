@@ -1,0 +1,31 @@
+"""Testing tools: ``VoipanoSandbox``, a faithful emulator of the Voipano webservice.
+
+Example:
+    >>> from voipano_async.testing import VoipanoSandbox
+    >>> sandbox = VoipanoSandbox()
+    >>> async with sandbox.client() as client:
+    ...     otp = await client.call_otp("09123456789")
+    >>> sandbox.credit
+    9840
+"""
+
+from ._data import VoicemailMessage
+from ._faults import FAULT_KINDS, Fault, Faults
+from ._sandbox import DroppedConnection, InProcessTransport, RecordedRequest, VoipanoSandbox
+
+__all__ = [
+    "FAULT_KINDS",
+    "DroppedConnection",
+    "Fault",
+    "Faults",
+    "InProcessTransport",
+    "RecordedRequest",
+    "VoicemailMessage",
+    "VoipanoSandbox",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj
