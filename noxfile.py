@@ -18,7 +18,7 @@ import nox
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 TEST_DEPS = ["pytest", "pytest-asyncio", "respx", "trio", "hypothesis"]
 
-nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "quickstart", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
@@ -56,8 +56,15 @@ _expose_pyenv_pythons()
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite, every test on asyncio and on trio."""
-    session.install(".[sandbox]", *TEST_DEPS)
-    session.run("pytest", *session.posargs)
+    session.install(".[cli,sandbox]", *TEST_DEPS)
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1])
+def quickstart(session: nox.Session) -> None:
+    """The README's first command, in a fresh virtualenv, as a new user runs it."""
+    session.install(".[cli,sandbox]", *TEST_DEPS)
+    session.run("pytest", "-m", "slow", *session.posargs)
 
 
 @nox.session(python=PYTHONS[-1])
@@ -71,7 +78,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHONS[-1])
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, and pyright's check of the public types."""
-    session.install(".[sandbox]", "mypy", "pyright[nodejs]", *TEST_DEPS)
+    session.install(".[cli,sandbox]", "mypy", "pyright[nodejs]", *TEST_DEPS)
     session.run("mypy", "--strict", "voipano_async")
     session.run("pyright", "--verifytypes", "voipano_async", "--ignoreexternal")
 

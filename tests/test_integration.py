@@ -150,3 +150,20 @@ async def test_slow_answer_times_out_on_a_real_socket(
 async def test_forbidden_context(client: AsyncVoipano) -> None:
     with pytest.raises(PermissionDeniedError):
         await client.voicemail_inboxes(context="voicemail-not-mine")
+
+
+async def test_download_broken_off_midway_leaves_no_file(
+    sandbox: VoipanoSandbox, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    report = next(r for r in sandbox.reports if r["has_recording"])
+    sandbox.faults.script(f"/call-recordings/{report['id']}", Fault.truncated())
+
+    with pytest.raises(APIConnectionError, match="broke off"):
+        await client.download_call_recording(report["id"], tmp_path)
+
+    assert list(tmp_path.iterdir()) == []
+    # Never retried once the body had started; the next try succeeds.
+    assert [r.fault for r in sandbox.requests] == ["truncated"]
+    path = await client.download_call_recording(report["id"], tmp_path)
+    with wave.open(str(path)) as audio:
+        assert audio.getnframes() == 16000

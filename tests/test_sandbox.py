@@ -327,3 +327,14 @@ async def test_refused_requests_are_not_faulted_after_acting(
     with pytest.raises(InsufficientCreditError):
         await sandbox.client().call_otp("09123456789")
     assert sandbox.requests[0].fault is None
+
+
+async def test_requests_outside_the_api_are_recorded(sandbox: VoipanoSandbox) -> None:
+    client = AsyncVoipano(
+        sandbox.token,
+        base_url="https://sandbox.voipano.invalid/api/v2",
+        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox)),
+    )
+    with pytest.raises(NotFoundError):
+        await client.services()
+    assert [(r.path, r.status) for r in sandbox.requests] == [("/api/v2/services", 404)]

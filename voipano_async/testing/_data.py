@@ -131,7 +131,7 @@ def make_report(
 
 
 def make_reports(rng: random.Random, count: int) -> list[dict[str, Any]]:
-    """``count`` call reports, newest first, about two in three with a recording."""
+    """``count`` call reports, newest first, about half of them with a recording."""
     reports = []
     started = _EPOCH
     for _ in range(count):
@@ -155,17 +155,19 @@ def make_reports(rng: random.Random, count: int) -> list[dict[str, Any]]:
     return reports
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=16)
 def tone_wav(key: str, seconds: float = 2.0, rate: int = 8000) -> bytes:
     """A mono 16-bit WAV of a pure tone whose pitch depends on ``key``: real, small audio."""
     digest = hashlib.sha256(key.encode()).digest()
     frequency = 300 + int.from_bytes(digest[:2], "big") % 600
     step = 2 * math.pi * frequency / rate
-    samples = array("h", (int(12000 * math.sin(step * i)) for i in range(int(seconds * rate))))
+    # A whole number of hertz repeats exactly every second: compute one, repeat it.
+    second = array("h", (int(12000 * math.sin(step * i)) for i in range(rate))).tobytes()
+    whole, part = divmod(int(seconds * rate), rate)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
-        out.writeframes(samples.tobytes())
+        out.writeframes(second * whole + second[: part * 2])
     return buffer.getvalue()

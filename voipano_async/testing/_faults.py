@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -93,17 +94,19 @@ class Fault:
         return cls(truncate=True, act=True, kind="truncated")
 
 
-FAULT_KINDS: dict[str, Fault] = {
-    "500": Fault.error(500),
-    "502": Fault.error(502),
-    "503": Fault.error(503),
-    "429": Fault.rate_limited(0),
-    "html": Fault.html(),
-    "drop": Fault.drop(),
-    "drop-after": Fault.drop(after_acting=True),
-    "slow": Fault.slow(1.0),
-    "truncated": Fault.truncated(),
-}
+FAULT_KINDS: Mapping[str, Fault] = MappingProxyType(
+    {
+        "500": Fault.error(500),
+        "502": Fault.error(502),
+        "503": Fault.error(503),
+        "429": Fault.rate_limited(0),
+        "html": Fault.html(),
+        "drop": Fault.drop(),
+        "drop-after": Fault.drop(after_acting=True),
+        "slow": Fault.slow(1.0),
+        "truncated": Fault.truncated(),
+    }
+)
 
 
 class Faults:

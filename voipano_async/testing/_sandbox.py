@@ -101,6 +101,10 @@ class VoipanoSandbox:
         reports: The call reports, newest first, as the API sends them.
         voicemail_messages: The voicemail messages that can be downloaded.
         allowed_contexts: The voicemail contexts the token may read.
+        latency: Seconds every answer waits before it is sent (default 0), to make a
+            realistic network for benchmarks and interruption tests.
+        recording_seconds: The length of the generated recordings (default 2 s of 8 kHz
+            16-bit mono: 32 KB).
 
     Example:
         >>> sandbox = VoipanoSandbox(credit=500)
@@ -134,6 +138,7 @@ class VoipanoSandbox:
         )
         self.reports: list[dict[str, Any]] = _data.make_reports(self._rng, reports)
         self.recording_seconds = 2.0
+        self.latency = 0.0
         self._recent: deque[float] = deque()
         self._clock = time.monotonic
         self._routes: dict[tuple[str, str], Callable[..., Any]] = {
@@ -227,14 +232,21 @@ class VoipanoSandbox:
             payload: Any = json.loads(body) if body else None
         except ValueError:
             payload = body.decode("utf-8", "replace")
-        if not path.startswith(API_PREFIX + "/"):
-            await _send_json(send, 404, {"ok": False, "message": "Not Found"})
-            return
-        path = path[len(API_PREFIX) :]
-        base = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}{API_PREFIX}"
+        outside = not path.startswith(API_PREFIX + "/")
+        if not outside:
+            path = path[len(API_PREFIX) :]
         record = RecordedRequest(method=method, path=path, query=query, json=payload)
         self.requests.append(record)
-        await self._handle(record, headers, base, _Exchange(receive, send))
+        if outside:
+            # Recorded with its full path, so a client with a wrong base URL shows up.
+            record.status = 404
+            await _send_json(send, 404, {"ok": False, "message": "Not Found"})
+            return
+        base = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}{API_PREFIX}"
+        exchange = _Exchange(receive, send)
+        if self.latency and not await exchange.wait(self.latency):
+            return
+        await self._handle(record, headers, base, exchange)
 
     async def _handle(
         self, outcome: RecordedRequest, headers: dict[str, str], base: str, exchange: _Exchange
@@ -281,13 +293,18 @@ class VoipanoSandbox:
         outcome.acted = True
         if fault is not None:
             outcome.status = fault.status
-            if fault.truncate and isinstance(answer, dict):
+            if fault.truncate:
                 if fault.delay and not await exchange.wait(fault.delay):
                     return
-                content = json.dumps(answer, ensure_ascii=False).encode()
                 outcome.status = 200
-                await _send(send, 200, content[: len(content) // 2], _JSON)
-                return
+                if isinstance(answer, dict):
+                    content = json.dumps(answer, ensure_ascii=False).encode()
+                    await _send(send, 200, content[: len(content) // 2], _JSON)
+                    return
+                # Audio: the headers promise the whole file, half of it comes, then the
+                # connection breaks (a download failing midway).
+                audio, filename = answer
+                await _send_partial(send, audio, filename)
             if fault.status is not None or fault.disconnect:
                 await _apply_fault(fault, exchange)
                 return
@@ -296,16 +313,7 @@ class VoipanoSandbox:
         outcome.status = 200
         if isinstance(answer, tuple):
             content, filename = answer
-            await _send(
-                send,
-                200,
-                content,
-                {
-                    "Content-Type": "audio/wav",
-                    "Content-Disposition": f'attachment; filename="{filename}"',
-                    "X-Billing-Charged": "0",
-                },
-            )
+            await _send(send, 200, content, _audio_headers(filename))
         else:
             await _send_json(send, 200, answer)
 
@@ -531,11 +539,20 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+_CHUNK = 256 * 1024
+
+
 async def _send(send: Send, status: int, content: bytes, headers: dict[str, str]) -> None:
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     raw.append((b"content-length", str(len(content)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": content})
+    view = memoryview(content)
+    # Large bodies (long recordings) go out in chunks, as a real server streams them.
+    for start in range(0, len(content) - _CHUNK, _CHUNK):
+        chunk = bytes(view[start : start + _CHUNK])
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    last = (max(0, len(content) - 1) // _CHUNK) * _CHUNK
+    await send({"type": "http.response.body", "body": bytes(view[last:])})
 
 
 async def _send_json(
@@ -582,6 +599,22 @@ async def _apply_fault(fault: Fault, exchange: _Exchange) -> None:
         await _send(send, status, fault.body, {"Content-Type": "text/plain", **fault.headers})
     else:
         await _send_json(send, status, fault.json, dict(fault.headers))
+
+
+def _audio_headers(filename: str) -> dict[str, str]:
+    return {
+        "Content-Type": "audio/wav",
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "X-Billing-Charged": "0",
+    }
+
+
+async def _send_partial(send: Send, audio: bytes, filename: str) -> NoReturn:
+    headers = [(k.lower().encode(), v.encode()) for k, v in _audio_headers(filename).items()]
+    headers.append((b"content-length", str(len(audio)).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": audio[: len(audio) // 2], "more_body": True})
+    raise DroppedConnection("the sandbox broke the download off (injected fault)")
 
 
 async def _drop(send: Send) -> NoReturn:

@@ -1,0 +1,5 @@
+"""``python -m voipano_async.cli``: the same as the ``voipano`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,551 @@
+"""The ``voipano`` command line (click for the commands, rich for tables and progress)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import anyio
+import attrs
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+from rich.text import Text
+
+from voipano_async import (
+    AsyncVoipano,
+    InvalidPhoneNumberError,
+    VoipanoError,
+    normalize_phone_number,
+)
+from voipano_async.testing import VoipanoSandbox
+
+from ._jobs import AtomicWriter, Progress, Tally, human_bytes, walk
+
+__all__ = ["cli", "main"]
+
+T = TypeVar("T")
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@attrs.define
+class Settings:
+    token: str | None
+    base_url: str | None
+    sandbox: bool
+    sandbox_latency: float
+    verbose: int
+    quiet: bool
+
+    def client(self) -> AsyncVoipano:
+        if self.sandbox:
+            sandbox = VoipanoSandbox()
+            sandbox.latency = self.sandbox_latency
+            return sandbox.client()
+        if not (self.token or "").strip():
+            raise click.UsageError(
+                "no API token: pass --token or set VOIPANO_TOKEN (or try --sandbox)"
+            )
+        try:
+            return AsyncVoipano(self.token, base_url=self.base_url)
+        except VoipanoError as exc:
+            raise click.UsageError(str(exc)) from None
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+
+
+class _Bars(Progress):
+    """Progress bars on stderr; nothing at all when stderr is not a terminal or --quiet."""
+
+    def __init__(self, *, quiet: bool, reports: bool, files: bool) -> None:
+        self._progress = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=stderr,
+            disable=quiet or not stderr.is_terminal,
+            transient=False,
+        )
+        self._pages = self._reports = self._files = None
+        if reports:
+            self._pages = self._progress.add_task("pages", total=None, note="")
+            self._reports = self._progress.add_task("reports", total=None, note="")
+        if files:
+            self._files = self._progress.add_task("recordings", total=None, note="")
+
+    def __enter__(self) -> _Bars:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(None, None, None)
+
+    def _set(self, task: TaskID | None, done: int, total: int | None, note: str = "") -> None:
+        if task is not None:
+            self._progress.update(task, completed=done, total=total, note=note)
+
+    def pages(self, done: int, total: int, reports: int, total_reports: int) -> None:
+        self._set(self._pages, done, max(done, total))
+        self._set(self._reports, reports, max(reports, total_reports))
+
+    def files(self, done: int, total: int, size: int) -> None:
+        self._set(self._files, done, max(done, total), human_bytes(size))
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    sys.exit(code)
+
+
+def _run(
+    settings: Settings, job: Callable[[AsyncVoipano], Awaitable[T]], *, charged: bool = False
+) -> T:
+    """Run ``job`` with a client; turn SDK errors into one clear line and exit status 1."""
+    client = settings.client()
+
+    async def main() -> T:
+        async with client:
+            return await job(client)
+
+    try:
+        return anyio.run(main)
+    except InvalidPhoneNumberError as exc:
+        raise click.BadParameter(str(exc)) from None
+    except VoipanoError as exc:
+        line = f"{type(exc).__name__}: {exc}"
+        if charged and not exc.may_have_been_placed:
+            line += " The call was not placed."
+        _fail(line)
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as command-line tools do.
+        sys.stderr.close()
+        sys.exit(141)
+    except OSError as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+
+
+def _phone(value: str) -> str:
+    try:
+        return normalize_phone_number(value)
+    except InvalidPhoneNumberError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _pairs(rows: list[tuple[str, Any]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        stdout.print(f"{name.ljust(width)}  {'' if value is None else value}", markup=False)
+
+
+def _billing_rows(result: Any) -> list[tuple[str, Any]]:
+    billing = result.billing
+    return [
+        ("charged", billing.charged),
+        ("unit_price", billing.unit_price),
+        ("remaining_credit", billing.remaining_credit),
+    ]
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--token", envvar="VOIPANO_TOKEN", help="API token [env: VOIPANO_TOKEN].")
+@click.option(
+    "--base-url", envvar="VOIPANO_BASE_URL", help="API base URL [env: VOIPANO_BASE_URL]."
+)
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Use an in-process sandbox with seeded data instead of the real service.",
+)
+@click.option("--sandbox-latency", type=float, default=0.0, hidden=True)
+@click.option("-v", "--verbose", count=True, help="Log each request (-vv: and retries).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries.")
+@click.version_option(package_name="voipano-async", prog_name="voipano")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    token: str | None,
+    base_url: str | None,
+    sandbox: bool,
+    sandbox_latency: float,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """voipano: the Voipano webservice from the command line.
+
+    Data goes to standard output or files; progress and messages go to standard error.
+    Exit status: 0 on success, 1 on an API or network error, 2 on a usage error, 130 when
+    interrupted.
+    """
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("voipano_async")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+    ctx.obj = Settings(token, base_url, sandbox, sandbox_latency, verbose, quiet)
+
+
+@cli.command()
+@pass_settings
+def services(settings: Settings) -> None:
+    """List the account's services."""
+    result = _run(settings, lambda client: client.services())
+    table = Table("subscription", "status", "days left", "package", "phone number")
+    for item in result.items:
+        package = item.package.name if item.package else ""
+        table.add_row(
+            str(item.subscription_id),
+            item.status or "",
+            "" if item.remaining_days is None else str(item.remaining_days),
+            package or "",
+            item.phone_number or "",
+        )
+    stdout.print(table)
+
+
+@cli.command()
+@click.option("--context", help="Only the inboxes of this voicemail context.")
+@pass_settings
+def inboxes(settings: Settings, context: str | None) -> None:
+    """List voicemail inboxes."""
+    result = _run(settings, lambda client: client.voicemail_inboxes(context=context))
+    table = Table("id", "mailbox", "context", "name")
+    for item in result.items:
+        table.add_row(item.id, item.mailbox, item.context, item.fullname or "")
+    stdout.print(table)
+    stdout.print(f"allowed contexts: {', '.join(result.allowed_contexts)}", markup=False)
+
+
+@cli.command()
+@click.argument("phone")
+@click.option("--purpose", help='What the code is for, e.g. "login".')
+@click.option("--ref", "client_ref", help="Your own reference for the request.")
+@pass_settings
+def otp(settings: Settings, phone: str, purpose: str | None, client_ref: str | None) -> None:
+    """Send a voice verification code to PHONE (charged)."""
+    number = _phone(phone)
+    result = _run(
+        settings,
+        lambda client: client.call_otp(number, purpose=purpose, client_ref=client_ref),
+        charged=True,
+    )
+    _pairs(
+        [
+            ("request_id", result.request_id),
+            ("phone_number", result.phone_number),
+            ("purpose", result.purpose),
+            ("message", result.message),
+            *_billing_rows(result),
+        ]
+    )
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("destination")
+@click.option("--secure", is_flag=True, help="A secure call: neither side sees the other.")
+@click.option("--timeout", type=click.IntRange(min=1), help="Ring time in seconds (API field).")
+@click.option("--limit", type=click.IntRange(min=1), help="Longest call in seconds (API field).")
+@pass_settings
+def call(
+    settings: Settings,
+    source: str,
+    destination: str,
+    secure: bool,
+    timeout: int | None,
+    limit: int | None,
+) -> None:
+    """Connect SOURCE to DESTINATION (click-to-call, or --secure; charged)."""
+    src, dst = _phone(source), _phone(destination)
+
+    async def place(client: AsyncVoipano) -> Any:
+        method = client.secure_call if secure else client.click_to_call
+        return await method(src, dst, timeout=timeout, limit=limit)
+
+    result = _run(settings, place, charged=True)
+    provider = result.provider
+    _pairs(
+        [
+            ("request_id", result.request_id),
+            ("endpoint_number", result.endpoint_number),
+            ("status", result.status),
+            (
+                "provider",
+                None
+                if provider is None
+                else f"success={provider.success} status={provider.status}",
+            ),
+            *_billing_rows(result),
+        ]
+    )
+
+
+@cli.group()
+def reports() -> None:
+    """Call reports."""
+
+
+@reports.command("export")
+@click.option("--has-recording", is_flag=True, help="Only calls with a recording.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option(
+    "--output", "-o", default="-", show_default=True, help="A file, or - for standard output."
+)
+@click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Pages fetched at once.",
+)
+@pass_settings
+def export(
+    settings: Settings,
+    has_recording: bool,
+    fmt: str,
+    output: str,
+    per_page: int | None,
+    concurrency: int,
+) -> None:
+    """Export every call report (JSON Lines or CSV), written atomically."""
+    path = None if output == "-" else Path(output)
+    if path is not None and not path.parent.is_dir():
+        raise click.BadParameter(
+            f"the directory {str(path.parent)!r} does not exist", param_hint="--output"
+        )
+
+    async def job(client: AsyncVoipano) -> Tally:
+        writer = AtomicWriter(path, fmt)
+        try:
+            with _Bars(quiet=settings.quiet, reports=True, files=False) as bars:
+                tally = await walk(
+                    client,
+                    has_recording=True if has_recording else None,
+                    per_page=per_page,
+                    concurrency=concurrency,
+                    writer=writer,
+                    downloads=None,
+                    progress=bars,
+                )
+            await writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        return tally
+
+    tally = _run(settings, job)
+    if not settings.quiet:
+        where = "standard output" if path is None else str(path)
+        stderr.print(
+            f"{tally.reports} reports ({tally.pages} pages) to {where} in {tally.elapsed:.1f} s",
+            markup=False,
+        )
+
+
+@cli.group()
+def recordings() -> None:
+    """Call recordings."""
+
+
+@recordings.command("download")
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("recordings"),
+    show_default=True,
+    help="The directory to save into (created if missing).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Downloads (and page fetches) at once.",
+)
+@pass_settings
+def download_recordings(settings: Settings, dest: Path, concurrency: int) -> None:
+    """Download every call recording into DEST; files already there are skipped."""
+
+    async def job(client: AsyncVoipano) -> Tally:
+        with _Bars(quiet=settings.quiet, reports=False, files=True) as bars:
+            return await walk(
+                client,
+                has_recording=True,
+                per_page=None,
+                concurrency=concurrency,
+                writer=None,
+                downloads=dest,
+                progress=bars,
+            )
+
+    tally = _run(settings, job)
+    _finish(settings, tally, dest=dest, export=None)
+
+
+@cli.command()
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("harvest"),
+    show_default=True,
+    help="The directory for reports.jsonl and recordings/.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Downloads (and page fetches) at once.",
+)
+@click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
+@pass_settings
+def harvest(settings: Settings, dest: Path, concurrency: int, per_page: int | None) -> None:
+    """Export every report to DEST/reports.jsonl and every recording to DEST/recordings/.
+
+    Resumable: recordings already downloaded are skipped, and the export is replaced
+    only once it is complete.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    export_path = dest / "reports.jsonl"
+
+    async def job(client: AsyncVoipano) -> Tally:
+        writer = AtomicWriter(export_path, "jsonl")
+        try:
+            with _Bars(quiet=settings.quiet, reports=True, files=True) as bars:
+                tally = await walk(
+                    client,
+                    has_recording=None,
+                    per_page=per_page,
+                    concurrency=concurrency,
+                    writer=writer,
+                    downloads=dest / "recordings",
+                    progress=bars,
+                )
+            await writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        return tally
+
+    tally = _run(settings, job)
+    _finish(settings, tally, dest=dest / "recordings", export=export_path)
+
+
+def _finish(settings: Settings, tally: Tally, *, dest: Path, export: Path | None) -> None:
+    """The summary on stderr, the failures listed, and the exit status."""
+    if not settings.quiet:
+        lines = []
+        if export is not None:
+            lines.append(f"reports     {tally.reports} ({tally.pages} pages) -> {export}")
+        lines += [
+            f"recordings  {tally.downloaded} downloaded, {tally.skipped} already there -> {dest}",
+            f"bytes       {human_bytes(tally.bytes)}",
+            f"failures    {len(tally.failures)}",
+            f"time        {tally.elapsed:.1f} s",
+        ]
+        for line in lines:
+            stderr.print(line, markup=False)
+    for cdr, message in tally.failures:
+        stderr.print(f"failed: {cdr}: {message}", markup=False)
+    if tally.failures:
+        sys.exit(1)
+
+
+@cli.group()
+def voicemail() -> None:
+    """Voicemail messages."""
+
+
+@voicemail.command("download")
+@click.argument("unique_id")
+@click.option("--context", required=True, help="The voicemail context.")
+@click.option("--mailbox", required=True, help="The mailbox.")
+@click.option(
+    "--dest",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="A directory, or a file path.",
+)
+@pass_settings
+def download_voicemail(
+    settings: Settings, unique_id: str, context: str, mailbox: str, dest: Path
+) -> None:
+    """Download one voicemail message."""
+    path = _run(
+        settings,
+        lambda client: client.download_voicemail_recording(
+            unique_id, dest, context=context, mailbox=mailbox
+        ),
+    )
+    stdout.print(str(path), markup=False)
+
+
+@cli.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--reports", "report_count", type=click.IntRange(min=0), default=300, show_default=True
+)
+@click.option("--token", "sandbox_token", default="sandbox-token", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def serve_sandbox(host: str, port: int, report_count: int, sandbox_token: str, seed: int) -> None:
+    """Serve the sandbox over HTTP until interrupted (a local stand-in for the service)."""
+    sandbox = VoipanoSandbox(token=sandbox_token, reports=report_count, seed=seed)
+
+    async def main() -> None:
+        async with sandbox.serve(host, port) as base_url:
+            stdout.print(base_url, markup=False)
+            stderr.print(
+                f"Serving the Voipano sandbox (token {sandbox_token!r}). Ctrl-C to stop.",
+                markup=False,
+            )
+            await anyio.sleep_forever()
+
+    try:
+        anyio.run(main)
+    except OSError as exc:
+        _fail(f"cannot serve on {host}:{port}: {exc}")
+
+
+def main(args: list[str] | None = None) -> NoReturn:
+    """The ``voipano`` entry point: click's own handling, but Ctrl-C exits 130."""
+    try:
+        cli.main(args=args, prog_name="voipano", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        stderr.print("interrupted", markup=False)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(0)
