@@ -7,8 +7,10 @@ import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 import wave
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from voipano_async.cli import _app
 from voipano_async.cli._app import cli
+from voipano_async.cli._jobs import human_bytes
 from voipano_async.testing import Fault, VoipanoSandbox
 
 SEEDED = VoipanoSandbox()
@@ -117,6 +120,19 @@ def test_voicemail_download(tmp_path: Path) -> None:
     assert result.exit_code == 0
     path = Path(result.stdout.strip())
     assert path == tmp_path / f"voicemail-{message.unique_id}.wav"
+    fresh = run(
+        "--sandbox",
+        "voicemail",
+        "download",
+        message.unique_id,
+        "--context",
+        message.context,
+        "--mailbox",
+        message.mailbox,
+        "--dest",
+        f"{tmp_path}/new/",
+    )
+    assert Path(fresh.stdout.strip()) == tmp_path / "new" / path.name
     with wave.open(str(path)) as audio:
         assert audio.getnframes() > 0
 
@@ -128,6 +144,9 @@ def test_bad_phone_number_is_a_usage_error(sandbox: VoipanoSandbox) -> None:
     result = run("--sandbox", "otp", "12345")
     assert result.exit_code == 2
     assert "not an Iranian phone number" in result.stderr
+    wrong_destination = run("--sandbox", "call", "09123456789", "0912")
+    assert wrong_destination.exit_code == 2
+    assert "DESTINATION" in wrong_destination.stderr
     assert sandbox.requests == []
 
 
@@ -209,6 +228,26 @@ def test_failed_export_leaves_no_file(sandbox: VoipanoSandbox, tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reports.jsonl"]
 
 
+def test_export_into_a_pipe_writes_through_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = run("--sandbox", "reports", "export", "-o", str(fifo))
+    reader.join(timeout=30)
+    assert result.exit_code == 0
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a pipe, not replaced by a file
+    assert len(received[0].splitlines()) == 300
+
+
+def test_export_cleans_what_a_killed_run_left(tmp_path: Path) -> None:
+    (tmp_path / ".reports.jsonl.0badf00d.part").write_text("half an export")
+    result = run("--sandbox", "reports", "export", "-o", str(tmp_path / "reports.jsonl"))
+    assert result.exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports.jsonl"]
+
+
 def test_export_to_a_missing_directory(tmp_path: Path) -> None:
     result = run("--sandbox", "reports", "export", "-o", str(tmp_path / "no" / "x.jsonl"))
     assert result.exit_code == 2
@@ -266,6 +305,8 @@ def test_harvest(tmp_path: Path) -> None:
     summary = result.stderr
     assert "reports     300 (30 pages)" in summary
     assert "failures    0" in summary
+    size = sum(p.stat().st_size for p in (dest / "recordings").iterdir())
+    assert f"bytes       {human_bytes(size)}" in summary
 
     again = run("--sandbox", "--quiet", "harvest", "--dest", str(dest))
     assert again.exit_code == 0

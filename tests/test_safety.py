@@ -109,6 +109,13 @@ async def test_token_echoed_by_the_server_is_redacted_from_errors(
     assert "***" in str(info.value)
 
 
+async def test_a_toy_token_does_not_garble_messages(api: respx.MockRouter) -> None:
+    api.get("/services").respond(401, json={"message": "token is not valid"})
+    with pytest.raises(AuthenticationError) as info:
+        await AsyncVoipano("t").services()
+    assert info.value.message == "token is not valid"
+
+
 async def test_token_is_not_in_connection_errors(api: respx.MockRouter) -> None:
     api.get("/services").mock(side_effect=httpx.ConnectError(f"refused {TOKEN}"))
     client = AsyncVoipano(TOKEN, max_retries=0)

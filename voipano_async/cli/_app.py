@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -119,6 +120,48 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+def _interruptible(job: Callable[[], Awaitable[T]]) -> T:
+    """Run ``job`` on an event loop; Ctrl-C cancels it in order, then KeyboardInterrupt.
+
+    SIGINT is taken as a signal inside the loop rather than as an exception that may
+    land anywhere, so that every cleanup (temporary files, connections) runs, on every
+    Python version.
+    """
+    interrupted = False
+    outcome: list[T] = []
+    failure: list[Exception] = []
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                nonlocal interrupted
+                try:
+                    with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                        async for _ in signals:
+                            interrupted = True
+                            tg.cancel_scope.cancel()
+                            return
+                except (NotImplementedError, ValueError, RuntimeError):
+                    # No signal handling here (Windows, or not the main thread): Ctrl-C
+                    # then arrives as a plain KeyboardInterrupt.
+                    await anyio.sleep_forever()
+
+            tg.start_soon(watch)
+            try:
+                outcome.append(await job())
+            except Exception as exc:
+                failure.append(exc)
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    if interrupted:
+        raise KeyboardInterrupt
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
 def _run(
     settings: Settings, job: Callable[[AsyncVoipano], Awaitable[T]], *, charged: bool = False
 ) -> T:
@@ -130,7 +173,7 @@ def _run(
             return await job(client)
 
     try:
-        return anyio.run(main)
+        return _interruptible(main)
     except InvalidPhoneNumberError as exc:
         raise click.BadParameter(str(exc)) from None
     except VoipanoError as exc:
@@ -146,11 +189,11 @@ def _run(
         _fail(f"{type(exc).__name__}: {exc}")
 
 
-def _phone(value: str) -> str:
+def _phone(value: str, name: str) -> str:
     try:
         return normalize_phone_number(value)
     except InvalidPhoneNumberError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint=name) from None
 
 
 def _pairs(rows: list[tuple[str, Any]]) -> None:
@@ -248,7 +291,7 @@ def inboxes(settings: Settings, context: str | None) -> None:
 @pass_settings
 def otp(settings: Settings, phone: str, purpose: str | None, client_ref: str | None) -> None:
     """Send a voice verification code to PHONE (charged)."""
-    number = _phone(phone)
+    number = _phone(phone, "PHONE")
     result = _run(
         settings,
         lambda client: client.call_otp(number, purpose=purpose, client_ref=client_ref),
@@ -281,7 +324,7 @@ def call(
     limit: int | None,
 ) -> None:
     """Connect SOURCE to DESTINATION (click-to-call, or --secure; charged)."""
-    src, dst = _phone(source), _phone(destination)
+    src, dst = _phone(source, "SOURCE"), _phone(destination, "DESTINATION")
 
     async def place(client: AsyncVoipano) -> Any:
         method = client.secure_call if secure else client.click_to_call
@@ -433,10 +476,10 @@ def harvest(settings: Settings, dest: Path, concurrency: int, per_page: int | No
     Resumable: recordings already downloaded are skipped, and the export is replaced
     only once it is complete.
     """
-    dest.mkdir(parents=True, exist_ok=True)
     export_path = dest / "reports.jsonl"
 
     async def job(client: AsyncVoipano) -> Tally:
+        await anyio.to_thread.run_sync(lambda: dest.mkdir(parents=True, exist_ok=True))
         writer = AtomicWriter(export_path, "jsonl")
         try:
             with _Bars(quiet=settings.quiet, reports=True, files=True) as bars:
@@ -490,14 +533,13 @@ def voicemail() -> None:
 @click.option("--mailbox", required=True, help="The mailbox.")
 @click.option(
     "--dest",
-    type=click.Path(path_type=Path),
-    default=Path("."),
+    default=".",
     show_default=True,
-    help="A directory, or a file path.",
+    help="A directory (created when it ends in /), or a file path.",
 )
 @pass_settings
 def download_voicemail(
-    settings: Settings, unique_id: str, context: str, mailbox: str, dest: Path
+    settings: Settings, unique_id: str, context: str, mailbox: str, dest: str
 ) -> None:
     """Download one voicemail message."""
     path = _run(
@@ -531,7 +573,7 @@ def serve_sandbox(host: str, port: int, report_count: int, sandbox_token: str, s
             await anyio.sleep_forever()
 
     try:
-        anyio.run(main)
+        _interruptible(main)
     except OSError as exc:
         _fail(f"cannot serve on {host}:{port}: {exc}")
 

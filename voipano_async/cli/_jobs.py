@@ -88,7 +88,12 @@ class AtomicWriter:
         self._file: IO[str]
         if path is None:
             self._file = sys.stdout
+        elif path.exists() and not path.is_file():
+            # A device or a pipe (/dev/null, a FIFO): written in place, never replaced.
+            self._file = path.open("w", encoding="utf-8", newline="")
         else:
+            for stale in path.parent.glob(f".{path.name}.*.part"):
+                stale.unlink(missing_ok=True)  # left by a run that was killed outright
             self._partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
             self._file = self._partial.open("x", encoding="utf-8", newline="")
 
@@ -115,6 +120,8 @@ class AtomicWriter:
     async def commit(self) -> None:
         if self._partial is None or self.path is None:
             await anyio.to_thread.run_sync(self._file.flush)
+            if self._file is not sys.stdout:
+                await anyio.to_thread.run_sync(self._file.close)
             return
         await anyio.to_thread.run_sync(self._file.close)
         await anyio.to_thread.run_sync(os.replace, self._partial, self.path)
@@ -122,6 +129,8 @@ class AtomicWriter:
 
     def abort(self) -> None:
         """Remove the temporary file (synchronous, so that cancellation cannot stop it)."""
+        if self._partial is None and self._file is not sys.stdout:
+            self._file.close()
         if self._partial is not None:
             self._file.close()
             self._partial.unlink(missing_ok=True)
@@ -222,7 +231,8 @@ async def _download_one(
         return
     try:
         path = await client.download_call_recording(report, target)
-        tally.bytes += (await anyio.to_thread.run_sync(path.stat)).st_size
+        size = (await anyio.to_thread.run_sync(path.stat)).st_size
+        tally.bytes += size  # after the await: other downloads add theirs meanwhile
         tally.downloaded += 1
     except Exception as exc:
         tally.failures.append((report.call_details_record_id, f"{type(exc).__name__}: {exc}"))

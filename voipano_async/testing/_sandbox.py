@@ -123,12 +123,12 @@ class VoipanoSandbox:
         seed: int = 0,
         rate_limit: float | None = None,
     ) -> None:
-        self.token = token
-        self.credit = credit
-        self.rate_limit = rate_limit
+        self.token: str = token
+        self.credit: int = credit
+        self.rate_limit: float | None = rate_limit
         self.requests: list[RecordedRequest] = []
-        self.faults = Faults()
-        self.prices = dict(PUBLISHED_PRICES)
+        self.faults: Faults = Faults()
+        self.prices: dict[str, int] = dict(PUBLISHED_PRICES)
         self._rng = random.Random(seed)
         self.services: list[dict[str, Any]] = _data.make_services()
         self.inboxes: list[dict[str, Any]] = _data.make_inboxes(self._rng)
@@ -137,8 +137,8 @@ class VoipanoSandbox:
             self._rng, self.inboxes
         )
         self.reports: list[dict[str, Any]] = _data.make_reports(self._rng, reports)
-        self.recording_seconds = 2.0
-        self.latency = 0.0
+        self.recording_seconds: float = 2.0
+        self.latency: float = 0.0
         self._recent: deque[float] = deque()
         self._clock = time.monotonic
         self._routes: dict[tuple[str, str], Callable[..., Any]] = {
