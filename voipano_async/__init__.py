@@ -40,6 +40,7 @@ from ._models import (
 from ._pager import CallReportPager
 from ._phone import mask_phone_number, normalize_phone_number
 from ._streams import AudioStream, AudioStreamContext
+from ._sync import AudioStreamSync, CallReportIterator, Voipano
 from ._version import __version__
 
 __all__ = [
@@ -49,12 +50,14 @@ __all__ = [
     "AsyncVoipano",
     "AudioStream",
     "AudioStreamContext",
+    "AudioStreamSync",
     "AuthenticationError",
     "BadRequestError",
     "Billing",
     "CallOtpResult",
     "CallProvider",
     "CallReport",
+    "CallReportIterator",
     "CallReportPager",
     "CallReportsPage",
     "CallResult",
@@ -72,6 +75,7 @@ __all__ = [
     "UnprocessableEntityError",
     "VoicemailInbox",
     "VoicemailInboxes",
+    "Voipano",
     "VoipanoError",
     "__version__",
     "mask_phone_number",

@@ -19,7 +19,7 @@ import anyio
 import attrs
 import httpx
 
-from voipano_async import AsyncVoipano
+from voipano_async import AsyncVoipano, Voipano
 from voipano_async._config import PUBLISHED_PRICES
 
 from . import _data
@@ -170,6 +170,15 @@ class VoipanoSandbox:
         http = httpx.AsyncClient(transport=InProcessTransport(self))
         options.setdefault("token", self.token)
         return AsyncVoipano(base_url=IN_PROCESS_URL, http_client=http, **options)
+
+    def sync_client(self, **options: Any) -> Voipano:
+        """A blocking :class:`Voipano` wired to this sandbox in process (no sockets).
+
+        Close it (``with`` or ``close()``): it runs an event-loop thread.
+        """
+        http = httpx.AsyncClient(transport=InProcessTransport(self))
+        options.setdefault("token", self.token)
+        return Voipano(base_url=IN_PROCESS_URL, http_client=http, **options)
 
     @contextlib.asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:

@@ -13,13 +13,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from voipano_async import AsyncVoipano
+from voipano_async import AsyncVoipano, Voipano
 
 from ._sandbox import VoipanoSandbox
 
-__all__ = ["voipano_client", "voipano_sandbox"]
+__all__ = ["voipano_client", "voipano_sandbox", "voipano_sync_client"]
 
 
 @pytest.fixture
@@ -32,3 +34,10 @@ def voipano_sandbox() -> VoipanoSandbox:
 def voipano_client(voipano_sandbox: VoipanoSandbox) -> AsyncVoipano:
     """An ``AsyncVoipano`` wired to ``voipano_sandbox`` in process (no sockets)."""
     return voipano_sandbox.client()
+
+
+@pytest.fixture
+def voipano_sync_client(voipano_sandbox: VoipanoSandbox) -> Iterator[Voipano]:
+    """A blocking ``Voipano`` wired to ``voipano_sandbox``, closed after the test."""
+    with voipano_sandbox.sync_client() as client:
+        yield client

@@ -1,0 +1,506 @@
+"""``Voipano``: the blocking client, running :class:`AsyncVoipano` on a background loop.
+
+There is one implementation of every request: the async one. ``Voipano`` owns an anyio
+blocking portal (one event-loop thread per client) and hands each call to it, so retries,
+errors, paging and the no-double-charge rules are the same code as in ``AsyncVoipano``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio.from_thread
+import httpx
+
+from . import _config
+from ._client import _UNSET, AsyncVoipano
+from ._exceptions import VoipanoError
+from ._models import (
+    CallOtpResult,
+    CallReport,
+    CallReportsPage,
+    CallResult,
+    ServiceList,
+    VoicemailInboxes,
+)
+from ._pager import CallReportPager
+from ._streams import AudioStream, AudioStreamContext, StrPath
+from ._transport import TimeoutTypes
+
+__all__ = ["AudioStreamSync", "CallReportIterator", "Voipano"]
+
+T = TypeVar("T")
+
+
+class _Runner:
+    """The background event loop shared by a ``Voipano`` and its ``with_options`` copies."""
+
+    def __init__(self) -> None:
+        self._manager = anyio.from_thread.start_blocking_portal("asyncio")
+        self.portal = self._manager.__enter__()
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``fn(*args)`` on the loop and wait; Ctrl-C cancels it there and re-raises."""
+        if self.closed:
+            raise VoipanoError("this Voipano client is closed; create a new one")
+        future = self.portal.start_task_soon(fn, *args)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            # Cancel the request on the loop and wait for it to unwind, so that the
+            # connection is given back and the client stays usable.
+            future.cancel()
+            concurrent.futures.wait([future], timeout=10)
+            raise
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        self._manager.__exit__(None, None, None)
+
+
+class AudioStreamSync:
+    """A recording being streamed, for the blocking client (see :class:`AudioStream`).
+
+    Attributes:
+        filename: A safe file name, from ``Content-Disposition`` or made from the id.
+        content_type: E.g. ``"audio/wav"``.
+        content_length: The size in bytes, when the server says.
+        charged: Credit charged for the download (``X-Billing-Charged``), when sent.
+    """
+
+    def __init__(self, stream: AudioStream, runner: _Runner) -> None:
+        self._stream = stream
+        self._runner = runner
+        self.filename: str = stream.filename
+        self.content_type: str | None = stream.content_type
+        self.content_length: int | None = stream.content_length
+        self.charged: int | None = stream.charged
+
+    def __repr__(self) -> str:
+        return repr(self._stream).replace("AudioStream(", "AudioStreamSync(", 1)
+
+    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """Yield the audio in chunks as it arrives."""
+        chunks = self._stream.aiter_bytes(chunk_size)
+        try:
+            while True:
+                try:
+                    yield self._runner.run(chunks.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._runner.run(chunks.aclose)
+
+    def read(self) -> bytes:
+        """Read the whole file into memory (prefer :meth:`save` for large files)."""
+        return self._runner.run(self._stream.read)
+
+    def save(self, dest: StrPath) -> Path:
+        """Stream the file to disk atomically and return the path written."""
+        return self._runner.run(self._stream.save, dest)
+
+
+class _StreamContextSync(AbstractContextManager[AudioStreamSync]):
+    def __init__(self, context: AudioStreamContext, runner: _Runner) -> None:
+        self._context = context
+        self._runner = runner
+
+    def __enter__(self) -> AudioStreamSync:
+        return AudioStreamSync(self._runner.run(self._context.__aenter__), self._runner)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._runner.run(self._context.__aexit__, exc_type, exc, tb)
+
+
+class CallReportIterator:
+    """Every call report across all pages, for the blocking client (see
+    :class:`CallReportPager`): ``for report in client.call_reports():``."""
+
+    def __init__(self, pager: CallReportPager, runner: _Runner) -> None:
+        self._pager = pager
+        self._runner = runner
+
+    def __iter__(self) -> Iterator[CallReport]:
+        return _step(self._pager.__aiter__(), self._runner)
+
+    def pages(self) -> Iterator[CallReportsPage]:
+        """Walk the pages (as :class:`CallReportsPage`) instead of the reports."""
+        return _step(self._pager.pages(), self._runner)
+
+
+def _step(iterator: Any, runner: _Runner) -> Iterator[Any]:
+    while True:
+        try:
+            yield runner.run(iterator.__anext__)
+        except StopAsyncIteration:
+            return
+
+
+class Voipano:
+    """The blocking client, for Django, Flask, scripts and notebooks.
+
+    Same constructor options, methods, models, errors and retry rules as
+    :class:`AsyncVoipano`, which it runs underneath on one background event-loop thread
+    per client. Safe to share between threads; usable where an event loop is already
+    running in the calling thread (Jupyter). Ctrl-C cancels the request in flight and
+    leaves the client usable.
+
+    Example:
+        >>> with Voipano() as client:  # token from VOIPANO_TOKEN
+        ...     otp = client.call_otp("09123456789", purpose="login")
+        ...     for report in client.call_reports(has_recording=True):
+        ...         client.download_call_recording(report, "recordings/")
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = _config.DEFAULT_TIMEOUT,
+        download_timeout: float | httpx.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
+        max_retries: int = _config.DEFAULT_MAX_RETRIES,
+        max_concurrency: int | None = None,
+        proxy: str | httpx.URL | httpx.Proxy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._async = AsyncVoipano(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            download_timeout=download_timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            proxy=proxy,
+            http_client=http_client,
+        )
+        self._runner = _Runner()
+        self._owns_runner = True
+
+    @classmethod
+    def _wrap(cls, client: AsyncVoipano, runner: _Runner) -> Voipano:
+        sync = object.__new__(cls)
+        sync._async = client
+        sync._runner = runner
+        sync._owns_runner = False
+        return sync
+
+    # -- configuration and lifecycle ----------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL requests go to."""
+        return self._async.base_url
+
+    @property
+    def max_retries(self) -> int:
+        """Extra attempts allowed for a failed request."""
+        return self._async.max_retries
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The HTTP timeout for API calls."""
+        return self._async.timeout
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether this client (or the client whose pool it shares) has been closed."""
+        return self._async.is_closed or self._runner.closed
+
+    def __repr__(self) -> str:
+        return f"Voipano(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout = _UNSET,
+        download_timeout: float | httpx.Timeout = _UNSET,
+        max_retries: int = _UNSET,
+    ) -> Voipano:
+        """A client with other settings sharing this one's connection pool and loop."""
+        copy = self._async.with_options(
+            timeout=timeout, download_timeout=download_timeout, max_retries=max_retries
+        )
+        return Voipano._wrap(copy, self._runner)
+
+    def close(self) -> None:
+        """Close the client, its connection pool and its loop thread; twice is harmless."""
+        if self._runner.closed:
+            return
+        self._runner.run(self._async.aclose)
+        if self._owns_runner:
+            self._runner.stop()
+
+    def __enter__(self) -> Voipano:
+        if self.is_closed:
+            self._runner.run(self._async.__aenter__)  # raises the closed-client error
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    def call_otp(
+        self,
+        phone_number: str,
+        *,
+        purpose: str | None = None,
+        client_ref: str | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CallOtpResult:
+        """Call a number and read out a verification code; see :meth:`AsyncVoipano.call_otp`."""
+        return self._runner.run(
+            lambda: self._async.call_otp(
+                phone_number,
+                purpose=purpose,
+                client_ref=client_ref,
+                request_timeout=request_timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+            )
+        )
+
+    def click_to_call(
+        self,
+        call_source: str,
+        call_destination: str,
+        *,
+        timeout: int | None = None,
+        limit: int | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CallResult:
+        """Ring one number, then connect it to another; see :meth:`AsyncVoipano.click_to_call`."""
+        return self._runner.run(
+            lambda: self._async.click_to_call(
+                call_source,
+                call_destination,
+                timeout=timeout,
+                limit=limit,
+                request_timeout=request_timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+            )
+        )
+
+    def secure_call(
+        self,
+        call_source: str,
+        call_destination: str,
+        *,
+        timeout: int | None = None,
+        limit: int | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CallResult:
+        """Connect two numbers, each hidden from the other (see ``AsyncVoipano.secure_call``)."""
+        return self._runner.run(
+            lambda: self._async.secure_call(
+                call_source,
+                call_destination,
+                timeout=timeout,
+                limit=limit,
+                request_timeout=request_timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+            )
+        )
+
+    def call_reports_page(
+        self,
+        page: int = 1,
+        *,
+        per_page: int | None = None,
+        has_recording: bool | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> CallReportsPage:
+        """Fetch one page of call reports; see :meth:`AsyncVoipano.call_reports_page`."""
+        return self._runner.run(
+            lambda: self._async.call_reports_page(
+                page,
+                per_page=per_page,
+                has_recording=has_recording,
+                request_timeout=request_timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+            )
+        )
+
+    def call_reports(
+        self,
+        *,
+        per_page: int | None = None,
+        has_recording: bool | None = None,
+        concurrency: int = _config.DEFAULT_CONCURRENCY,
+        max_items: int | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> CallReportIterator:
+        """Every call report across all pages: ``for report in client.call_reports():``.
+
+        Pages after the first are fetched ``concurrency`` at a time; see
+        :meth:`AsyncVoipano.call_reports`.
+        """
+        pager = self._async.call_reports(
+            per_page=per_page,
+            has_recording=has_recording,
+            concurrency=concurrency,
+            max_items=max_items,
+            request_timeout=request_timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
+        return CallReportIterator(pager, self._runner)
+
+    def services(
+        self,
+        *,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> ServiceList:
+        """List the account's service subscriptions; see :meth:`AsyncVoipano.services`."""
+        return self._runner.run(
+            lambda: self._async.services(
+                request_timeout=request_timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+            )
+        )
+
+    def voicemail_inboxes(
+        self,
+        *,
+        context: str | None = None,
+        limit: int | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> VoicemailInboxes:
+        """List voicemail inboxes; see :meth:`AsyncVoipano.voicemail_inboxes`."""
+        return self._runner.run(
+            lambda: self._async.voicemail_inboxes(
+                context=context,
+                limit=limit,
+                request_timeout=request_timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+            )
+        )
+
+    def stream_call_recording(
+        self,
+        cdr_id: str | CallReport,
+        *,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> AbstractContextManager[AudioStreamSync]:
+        """Stream a call's recording: ``with client.stream_call_recording(id) as audio:``."""
+        stream = self._async.stream_call_recording(
+            cdr_id,
+            request_timeout=request_timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
+        return _StreamContextSync(stream, self._runner)
+
+    def stream_voicemail_recording(
+        self,
+        unique_id: str,
+        *,
+        context: str,
+        mailbox: str,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> AbstractContextManager[AudioStreamSync]:
+        """Stream a voicemail message: ``with client.stream_voicemail_recording(...):``."""
+        stream = self._async.stream_voicemail_recording(
+            unique_id,
+            context=context,
+            mailbox=mailbox,
+            request_timeout=request_timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
+        return _StreamContextSync(stream, self._runner)
+
+    def download_call_recording(
+        self,
+        cdr_id: str | CallReport,
+        dest: StrPath,
+        *,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Save a call's recording to ``dest`` (a directory or a file); return the path."""
+        return self._runner.run(
+            lambda: self._async.download_call_recording(
+                cdr_id,
+                dest,
+                request_timeout=request_timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+            )
+        )
+
+    def download_voicemail_recording(
+        self,
+        unique_id: str,
+        dest: StrPath,
+        *,
+        context: str,
+        mailbox: str,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Save a voicemail message to ``dest`` (a directory or a file); return the path."""
+        return self._runner.run(
+            lambda: self._async.download_voicemail_recording(
+                unique_id,
+                dest,
+                context=context,
+                mailbox=mailbox,
+                request_timeout=request_timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+            )
+        )
