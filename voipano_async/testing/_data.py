@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 ENDPOINT_NUMBER = "02191010001"
+SAMPLE_CDR_ID = "67bc8ea2f8f8a7d1287995f1"
+SAMPLE_VOICEMAIL_ID = "1739558127.155"
 ALLOWED_CONTEXTS = ["voicemail-02191010001", "voicemail-user-15"]
 _EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 _DISPOSITIONS = ["ANSWERED", "ANSWERED", "ANSWERED", "NO ANSWER", "BUSY", "FAILED"]
@@ -103,6 +105,8 @@ def make_voicemail(rng: random.Random, inboxes: list[dict[str, Any]]) -> list[Vo
                     f"{stamp}.{rng.randrange(1, 999)}", inbox["context"], inbox["mailbox"]
                 )
             )
+    # The message of the vendor's published sample, so its examples work as printed.
+    messages.append(VoicemailMessage(SAMPLE_VOICEMAIL_ID, ALLOWED_CONTEXTS[0], "1001"))
     return messages
 
 
@@ -151,6 +155,17 @@ def make_reports(rng: random.Random, count: int) -> list[dict[str, Any]]:
                 started=started,
             )
         )
+    if reports:
+        # The oldest call is the vendor's published sample, so its ids work as printed.
+        reports[0] |= {
+            "id": SAMPLE_CDR_ID,
+            "call_details_record_id": SAMPLE_CDR_ID,
+            "call_source": "09123***789",
+            "call_destination": "09129***543",
+            "has_recording": True,
+            "disposition": "ANSWERED",
+            "duration": reports[0]["duration"] or 42,
+        }
     reports.reverse()
     return reports
 

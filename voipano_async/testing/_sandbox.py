@@ -198,6 +198,9 @@ class VoipanoSandbox:
             ) from exc
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit this. Without it, uvicorn's separate writes of
+        # headers and body meet the client's delayed ACK: 40 ms added to every answer.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         bound = sock.getsockname()[1]
         config = uvicorn.Config(
