@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import cattrs
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -106,3 +107,14 @@ def test_decoder_never_raises_anything_but_shape_error(value: object) -> None:
         except ShapeError as exc:
             problems = exc.problems
             assert problems, "a ShapeError always says what did not fit"
+
+
+def test_false_is_not_a_free_charge() -> None:
+    from voipano_async import ServiceList, UnexpectedResponseError
+    from voipano_async._envelope import decode_result
+
+    answer = {**samples.SERVICES, "billing": {"charged": False, "unit_price": False}}
+    response = httpx.Response(200, json=answer)
+    with pytest.raises(UnexpectedResponseError) as info:
+        decode_result(response, ServiceList, charged=False)
+    assert "expected an integer, got a boolean @ $.billing.charged" in info.value.problems

@@ -35,6 +35,17 @@ T = TypeVar("T")
 _PREVIEW_CHARS = 2000
 
 
+def _is_free(raw: object) -> bool:
+    """Exactly ``{"charged": 0, "unit_price": 0}`` (``false`` is not ``0`` here)."""
+    return (
+        type(raw) is dict
+        and len(raw) == 2
+        and type(raw.get("charged")) is int
+        and type(raw.get("unit_price")) is int
+        and raw["charged"] == raw["unit_price"] == 0
+    )
+
+
 def _loads(content: bytes) -> object:
     """Decode JSON; raise ``ValueError`` for anything that is not (including deep nesting)."""
     try:
@@ -98,7 +109,9 @@ def decode_result(
     # Both halves are checked, so one error lists everything that did not fit.
     raw_billing = body.get("billing")
     billing = FREE
-    if raw_billing is not None or charged:
+    if _is_free(raw_billing):
+        pass  # what every free endpoint sends: no need to structure it again
+    elif raw_billing is not None or charged:
         try:
             billing = structure(raw_billing, Billing, path="$.billing")
         except ShapeError as exc:

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import anyio
 import attrs
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 logger = logging.getLogger("voipano_async")
 
@@ -97,12 +98,12 @@ def make_options(
     )
 
 
-class Secret:
-    """Holds the token; its repr never shows it."""
+class Secret(Generic[S]):
+    """Holds the token (or headers carrying it); its repr never shows it."""
 
     __slots__ = ("value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: S) -> None:
         self.value = value
 
     def __repr__(self) -> str:
@@ -261,7 +262,7 @@ class Transport:
     def __init__(
         self,
         *,
-        token: Secret,
+        token: Secret[str],
         base_url: httpx.URL,
         pool: Pool,
         timeout: httpx.Timeout,
@@ -279,6 +280,8 @@ class Transport:
         self._origin = (base_url.scheme, base_url.host, base_url.port)
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self._authorization = Secret(f"Bearer {token.value}")
+        # Every API request carries these; built once, merged by httpx in one step.
+        self._api_headers = Secret({**self._headers, "Authorization": self._authorization.value})
         # Text the server echoes back is scrubbed of the token. A token of a few
         # characters is a test stand-in; scrubbing it would garble every message.
         self._scrub = token if len(token.value) >= 8 else None
@@ -356,7 +359,7 @@ class Transport:
     def _build(
         self,
         method: str,
-        url: httpx.URL | str,
+        url: str,
         *,
         params: Mapping[str, Any] | None,
         json: Mapping[str, Any] | None,
@@ -367,15 +370,17 @@ class Transport:
             params = {**(params or {}), **options.query}
         if options.body is not None and json is not None:
             json = {**json, **options.body}
-        request = self.pool.http.build_request(
+        headers = self._api_headers.value
+        if options.headers:
+            headers = {**headers, **options.headers}
+        return self.pool.http.build_request(
             method,
             url,
             params=params,
             json=json,
+            headers=headers,
             timeout=options.timeout or timeout,
         )
-        self._authorize(request, options)
-        return request
 
     def _authorize(self, request: httpx.Request, options: RequestOptions) -> None:
         """Set our headers; the token goes only to the configured API host."""
@@ -412,23 +417,27 @@ class Transport:
                 options=options,
                 timeout=timeout,
             )
-            target = self._target(request.url)
             started = time.perf_counter()
             try:
                 response = await self._send_following_redirects(request, options)
                 if response.is_success and not stream:
                     try:
+                        # Reading to the end also closes the response.
                         await response.aread()
                     except httpx.DecodingError as exc:
+                        await _close(response)
                         raise UnexpectedResponseError(
-                            f"the answer to {method} {target} could not be decoded",
+                            f"the answer to {method} {self._target(request.url)} "
+                            "could not be decoded",
                             status_code=response.status_code,
                             problems=[str(exc)],
                             may_have_been_placed=charged,
                         ) from exc
-                    finally:
+                    except BaseException:
                         await _close(response)
+                        raise
             except httpx.TransportError as exc:
+                target = self._target(request.url)
                 error_cls, maybe_sent, reason = _describe_failure(exc)
                 retry = (
                     attempt <= self.max_retries
@@ -457,13 +466,16 @@ class Transport:
                     f"the HTTP client is closed ({self._redact(str(exc))})"
                 ) from exc
 
-            elapsed = time.perf_counter() - started
             status = response.status_code
-            logger.info(
-                "%s %s -> %d (%.3fs, attempt %d)", method, target, status, elapsed, attempt
-            )
+            if logger.isEnabledFor(logging.INFO):
+                elapsed = time.perf_counter() - started
+                target = self._target(request.url)
+                logger.info(
+                    "%s %s -> %d (%.3fs, attempt %d)", method, target, status, elapsed, attempt
+                )
             if response.is_success:
                 return response
+            target = self._target(request.url)
 
             content = await read_bounded(response, _config.MAX_ERROR_BODY_BYTES)
             # The server answered: a charged call is unsafe to repeat unless the answer
