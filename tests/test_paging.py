@@ -260,3 +260,35 @@ async def test_a_failing_page_raises_its_own_error(
 def test_bad_arguments(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="must"):
         AsyncVoipano("t").call_reports(**kwargs)
+
+
+async def test_pages_answered_out_of_step_with_new_calls_leave_no_gap(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=30)
+    page_three_answered = anyio.Event()
+    fetched: list[int] = []
+
+    async def race(page: int) -> None:
+        fetched.append(page)
+        if page == 2 and not page_three_answered.is_set():
+            # Page 3 is answered first; then three calls arrive, then page 2 is answered.
+            await page_three_answered.wait()
+            reports.numbers[:0] = [1001, 1002, 1003]
+
+    original = reports.__call__
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        response = await original(request)
+        if request.url.params["page"] == "3":
+            page_three_answered.set()
+        return response
+
+    reports.before_answer = race
+    api.get("/call-reports").mock(side_effect=answer)
+
+    got = [r.id async for r in client.call_reports(concurrency=2)]
+
+    # Without fetching page 3 again, reports 18-20 would fall between pages 2 and 3.
+    assert got == ids(range(1, 31))
+    assert fetched.count(3) == 2

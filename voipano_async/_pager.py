@@ -17,6 +17,8 @@ from ._models import CallReport, CallReportsPage
 __all__ = ["CallReportPager"]
 
 FetchPage = Callable[[int], Awaitable[CallReportsPage]]
+# How often a page answered out of step with the growing list is fetched again.
+_REFETCHES = 3
 
 
 class _PageWalker:
@@ -29,6 +31,7 @@ class _PageWalker:
         self._next = 1
         self._last = 1
         self._per_page = 0
+        self._total = 0
         self._done = False
         # Set by the item iterator: how many more items it wants (None: all of them).
         self.items_wanted: int | None = None
@@ -50,6 +53,7 @@ class _PageWalker:
             page = await self._fetch(1)
             self._next = 2
             self._last = page.pagination.last_page
+            self._total = page.pagination.total
             self._per_page = page.pagination.per_page or len(page.items)
             self._done = not page.items
             self._ready.append(page)
@@ -60,7 +64,16 @@ class _PageWalker:
         numbers = range(self._next, min(self._last, self._next + self._window() - 1) + 1)
         pages = await self._fetch_window(numbers)
         self._next = numbers[-1] + 1
-        for page in pages:
+        for number, page in zip(numbers, pages):
+            # New calls are added at the top, pushing every report down. A page answered
+            # before a push that its predecessor already saw (a smaller total) leaves a
+            # gap between them; fetching it again closes the gap. Duplicates the push
+            # causes are dropped by the item iterator.
+            for _ in range(_REFETCHES):
+                if page.pagination.total >= self._total:
+                    break
+                page = await self._fetch(number)
+            self._total = max(self._total, page.pagination.total)
             if not page.items:
                 # The list shrank while we walked it: nothing lies beyond an empty page.
                 self._done = True
