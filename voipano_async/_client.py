@@ -23,6 +23,7 @@ from ._models import (
 )
 from ._pager import CallReportPager
 from ._phone import normalize_phone_number
+from ._spend import SpendGuard
 from ._streams import AudioStreamContext, StrPath
 from ._transport import (
     Pool,
@@ -37,7 +38,7 @@ from ._transport import (
 
 __all__ = ["AsyncVoipano"]
 
-T = TypeVar("T")
+Charged = TypeVar("Charged", CallOtpResult, CallResult)
 
 _UNSET: Any = object()
 
@@ -85,6 +86,11 @@ class AsyncVoipano:
             the client (default: no cap beyond httpx's pool).
         proxy: A proxy URL. ``HTTPS_PROXY``/``NO_PROXY`` are honoured without it.
         http_client: Your own ``httpx.AsyncClient``; used as given and never closed by us.
+        spend_limit: The most this client (and its ``with_options`` copies) may spend on
+            charged calls, in credit units. A call whose price would pass it raises
+            ``SpendLimitExceededError`` and is not sent. Default: no limit.
+        min_credit: Refuse charged calls once the account's last reported
+            ``remaining_credit`` is below this. Default: no floor.
 
     Raises:
         VoipanoError: No token was given or found, or ``base_url`` is not acceptable.
@@ -106,6 +112,8 @@ class AsyncVoipano:
         max_concurrency: int | None = None,
         proxy: str | httpx.URL | httpx.Proxy | None = None,
         http_client: httpx.AsyncClient | None = None,
+        spend_limit: int | None = None,
+        min_credit: int | None = None,
     ) -> None:
         token = (token if token is not None else os.environ.get(_config.TOKEN_ENV, "")).strip()
         if not token:
@@ -128,7 +136,15 @@ class AsyncVoipano:
                 follow_redirects=False,
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
-        pool = Pool(http_client, owns_http=owns, max_concurrency=max_concurrency)
+        for name, value in (("spend_limit", spend_limit), ("min_credit", min_credit)):
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise ValueError(f"{name} must be a number of credit units, 0 or more")
+        pool = Pool(
+            http_client,
+            owns_http=owns,
+            max_concurrency=max_concurrency,
+            guard=SpendGuard(limit=spend_limit, min_credit=min_credit),
+        )
         self._transport = Transport(
             token=Secret(token),
             base_url=url,
@@ -155,6 +171,15 @@ class AsyncVoipano:
     def timeout(self) -> httpx.Timeout:
         """The HTTP timeout for API calls."""
         return self._transport.timeout
+
+    @property
+    def spent(self) -> int:
+        """Credit spent on charged calls so far by this client and its copies.
+
+        Settled from each answer's ``charged``; a call that may have been placed without
+        an answer (a timeout, a dropped connection, a 5xx) is counted at its price.
+        """
+        return self._transport.pool.guard.spent
 
     @property
     def is_closed(self) -> bool:
@@ -309,11 +334,23 @@ class AsyncVoipano:
         return await self._charged("/secure-call", body, CallResult, options)
 
     async def _charged(
-        self, path: str, body: dict[str, Any], cl: type[T], options: RequestOptions
-    ) -> T:
-        return await self._transport.request(
-            "POST", path, cl, json=body, charged=True, options=options
-        )
+        self, path: str, body: dict[str, Any], cl: type[Charged], options: RequestOptions
+    ) -> Charged:
+        guard = self._transport.pool.guard
+        price = guard.reserve(path)
+        try:
+            result = await self._transport.request(
+                "POST", path, cl, json=body, charged=True, options=options
+            )
+        except VoipanoError as error:
+            guard.settle(path, price, None, placed=error.may_have_been_placed)
+            raise
+        except BaseException:
+            # Cancelled or failed in an unknown state: count it, to stay under the limit.
+            guard.settle(path, price, None, placed=True)
+            raise
+        guard.settle(path, price, result.billing, placed=True)
+        return result
 
     # -- reads ----------------------------------------------------------------------------
 

@@ -15,7 +15,8 @@
     │   ├── UnprocessableEntityError 422 (field errors in ``errors``)
     │   ├── RateLimitError           429 (``retry_after`` seconds or ``None``)
     │   └── ServerError              5xx
-    └── UnexpectedResponseError      a 2xx answer that is not JSON or does not fit the model
+    ├── UnexpectedResponseError      a 2xx answer that is not JSON or does not fit the model
+    └── SpendLimitExceededError      a charged call refused by the client's own spend guard
 
 Every error carries ``may_have_been_placed``: ``True`` when the request was for a charged
 call (``call_otp``, ``click_to_call``, ``secure_call``) and the server may have acted on it.
@@ -41,6 +42,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "SpendLimitExceededError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
     "VoipanoError",
@@ -227,6 +229,27 @@ class UnexpectedResponseError(VoipanoError):
         shown = "; ".join(self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         return f"{self.message}: {shown}{more}"
+
+
+class SpendLimitExceededError(VoipanoError):
+    """A charged call refused before sending: it would pass ``spend_limit``, or the last
+    ``remaining_credit`` seen is below ``min_credit``. Nothing was sent.
+
+    Attributes:
+        price: The price reserved for the refused call.
+        spent: What the client had spent (and reserved) when it refused.
+        limit: The ``spend_limit``, or ``None`` when ``min_credit`` refused it.
+    """
+
+    price: int
+    spent: int
+    limit: int | None
+
+    def __init__(self, message: str, *, price: int, spent: int, limit: int | None) -> None:
+        super().__init__(message)
+        self.price = price
+        self.spent = spent
+        self.limit = limit
 
 
 STATUS_ERRORS: dict[int, type[APIError]] = {

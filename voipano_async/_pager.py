@@ -64,7 +64,7 @@ class _PageWalker:
         numbers = range(self._next, min(self._last, self._next + self._window() - 1) + 1)
         pages = await self._fetch_window(numbers)
         self._next = numbers[-1] + 1
-        for number, page in zip(numbers, pages):
+        for number, page in zip(numbers, pages, strict=False):
             # New calls are added at the top, pushing every report down. A page answered
             # before a push that its predecessor already saw (a smaller total) leaves a
             # gap between them; fetching it again closes the gap. Duplicates the push

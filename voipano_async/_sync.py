@@ -179,6 +179,8 @@ class Voipano:
         max_concurrency: int | None = None,
         proxy: str | httpx.URL | httpx.Proxy | None = None,
         http_client: httpx.AsyncClient | None = None,
+        spend_limit: int | None = None,
+        min_credit: int | None = None,
     ) -> None:
         self._async = AsyncVoipano(
             token,
@@ -189,6 +191,8 @@ class Voipano:
             max_concurrency=max_concurrency,
             proxy=proxy,
             http_client=http_client,
+            spend_limit=spend_limit,
+            min_credit=min_credit,
         )
         self._runner = _Runner()
         self._owns_runner = True
@@ -217,6 +221,11 @@ class Voipano:
     def timeout(self) -> httpx.Timeout:
         """The HTTP timeout for API calls."""
         return self._async.timeout
+
+    @property
+    def spent(self) -> int:
+        """Credit spent on charged calls so far by this client and its copies."""
+        return self._async.spent
 
     @property
     def is_closed(self) -> bool:

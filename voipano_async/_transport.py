@@ -35,6 +35,7 @@ from ._exceptions import (
     VoipanoError,
 )
 from ._phone import mask_phone_numbers
+from ._spend import SpendGuard
 from ._version import __version__
 
 __all__ = [
@@ -126,8 +127,16 @@ class Pool:
     cap); the client that created the pool is the one that closes it.
     """
 
-    def __init__(self, http: httpx.AsyncClient, *, owns_http: bool, max_concurrency: int | None):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        owns_http: bool,
+        max_concurrency: int | None,
+        guard: SpendGuard,
+    ) -> None:
         self.http = http
+        self.guard = guard
         self.owns_http = owns_http
         self.closed = False
         self.max_concurrency = max_concurrency
