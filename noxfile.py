@@ -85,8 +85,11 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1])
 def docs(session: nox.Session) -> None:
-    """Build the documentation site, failing on any warning."""
-    session.install(".", "mkdocs", "mkdocs-material", "mkdocstrings[python]")
+    """Build the documentation site, failing on any warning; check the Persian page."""
+    session.install(
+        ".[cli,sandbox]", *TEST_DEPS, "mkdocs", "mkdocs-material", "mkdocstrings[python]"
+    )
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", os.path.join(session.create_tmp(), "site")
     )
+    session.run("pytest", "tests/test_docs_fa.py")

@@ -1,0 +1,170 @@
+"""Property-based fuzzing: whatever the server sends, only results or VoipanoErrors come out."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from voipano_async import (
+    CallOtpResult,
+    CallReportsPage,
+    CallResult,
+    ServiceList,
+    VoicemailInboxes,
+    VoipanoError,
+)
+from voipano_async._envelope import api_error, decode_error_body, decode_result, parse_retry_after
+from voipano_async._streams import safe_filename
+
+from . import samples
+
+MODELS: list[tuple[type[Any], dict[str, Any]]] = [
+    (CallOtpResult, samples.CALL_OTP),
+    (CallResult, samples.CLICK_TO_CALL),
+    (CallResult, samples.SECURE_CALL),
+    (CallReportsPage, samples.CALL_REPORTS),
+    (ServiceList, samples.SERVICES),
+    (VoicemailInboxes, samples.VOICEMAIL_INBOXES),
+]
+
+odd_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20
+) | st.sampled_from(["", "\u200c", "۰۹۱۲", "\x00", "\ud7ff", "🙂" * 5, "a" * 5000])
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=False)
+    | odd_text
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(odd_text, children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+def mutations(sample: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """The sample with one value somewhere replaced, deleted, or a key added."""
+
+    def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        found = [prefix]
+        if isinstance(value, dict):
+            for key, item in value.items():
+                found += paths(item, (*prefix, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                found += paths(item, (*prefix, index))
+        return found
+
+    every_path = paths(sample)[1:]
+
+    @st.composite
+    def mutate(draw: st.DrawFn) -> Any:
+        body = json.loads(json.dumps(sample))
+        path = draw(st.sampled_from(every_path))
+        parent = body
+        for key in path[:-1]:
+            parent = parent[key]
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            parent[path[-1]] = draw(json_values)
+        elif action == "delete":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(odd_text)] = draw(json_values)
+        return body
+
+    return mutate()
+
+
+def decode(model: type[Any], body: Any, *, raw: bytes | None = None, charged: bool) -> None:
+    content = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
+    response = httpx.Response(200, content=content)
+    outcome: object
+    try:
+        outcome = decode_result(response, model, charged=charged)
+    except VoipanoError as error:
+        outcome = error
+    # Either the model, or a typed error that reads as a sentence: nothing else escapes.
+    assert isinstance(outcome, model) or (isinstance(outcome, VoipanoError) and str(outcome))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(MODELS).flatmap(lambda m: st.tuples(st.just(m[0]), mutations(m[1]))))
+def test_mutated_published_answers(case: tuple[type[Any], Any]) -> None:
+    model, body = case
+    decode(model, body, charged=model in (CallOtpResult, CallResult))
+
+
+@settings(max_examples=200)
+@given(st.sampled_from([m for m, _ in MODELS]), json_values)
+def test_arbitrary_json_answers(model: type[Any], body: Any) -> None:
+    decode(model, body, charged=False)
+    decode(model, {"ok": True, "data": body, "billing": body}, charged=True)
+
+
+@settings(max_examples=200)
+@given(st.sampled_from([m for m, _ in MODELS]), st.binary(max_size=200))
+def test_arbitrary_bytes(model: type[Any], raw: bytes) -> None:
+    decode(model, None, raw=raw, charged=True)
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(min_value=100, max_value=599),
+    st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()),
+)
+def test_arbitrary_error_answers(status: int, content: bytes) -> None:
+    response = httpx.Response(status, content=content, headers={"Retry-After": "1"})
+    error = api_error(response, decode_error_body(content))
+    assert isinstance(error, VoipanoError)
+    assert error.status_code == status
+    assert isinstance(error.message, str)
+    assert str(error)
+
+
+@given(
+    st.text(max_size=60)
+    | st.sampled_from(
+        [
+            "0",
+            "-5",
+            "1e400",
+            "nan",
+            "inf",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+            " 3 ",
+            "3.5",
+        ]
+    )
+)
+def test_retry_after_never_raises(value: str) -> None:
+    seconds = parse_retry_after(value)
+    assert seconds is None or (seconds >= 0 and not math.isnan(seconds))
+
+
+@given(odd_text | st.text(max_size=300), odd_text)
+def test_content_disposition_names_are_always_safe(name: str, fallback: str) -> None:
+    for header in (
+        f'attachment; filename="{name}"',
+        f"attachment; filename={name}",
+        f"attachment; filename*=UTF-8''{name}",
+        name,
+    ):
+        safe = safe_filename(header, f"recording-{fallback}.wav")
+        assert safe
+        assert "/" not in safe
+        assert "\\" not in safe
+        assert not safe.startswith(".")
+        assert safe not in {".", ".."}
+        assert len(safe) <= 200
+        assert not any(ord(c) < 32 for c in safe)
