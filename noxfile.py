@@ -68,6 +68,23 @@ def quickstart(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS[-1])
+def soak(session: nox.Session) -> None:
+    """The long soak: thousands of calls under injected faults; figures to benchmarks/results."""
+    session.install(".[cli,sandbox]", *TEST_DEPS)
+    os.makedirs("benchmarks/results", exist_ok=True)
+    session.run(
+        "pytest",
+        "-s",
+        "tests/test_soak.py",
+        *session.posargs,
+        env={
+            "SOAK_OPERATIONS": os.environ.get("SOAK_OPERATIONS", "10000"),
+            "SOAK_RESULTS": "benchmarks/results/soak.json",
+        },
+    )
+
+
+@nox.session(python=PYTHONS[-1])
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff")
