@@ -16,7 +16,7 @@ import subprocess
 import nox
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-TEST_DEPS = ["pytest", "pytest-asyncio", "respx", "trio", "hypothesis"]
+TEST_DEPS = ["pytest", "pytest-asyncio", "respx", "trio", "hypothesis", "fastapi", "aiohttp"]
 
 nox.options.sessions = ["tests", "quickstart", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True

@@ -1,0 +1,134 @@
+"""Click-to-call from an aiohttp app through one shared AsyncVoipano client.
+
+The client is created when the app starts and closed when it stops, in a
+``cleanup_ctx``. ``POST /call`` takes ``{"phone": "0912 345 6789"}``: the service rings
+our sales line first, then connects it to the customer, and the app answers ``202``.
+The ``voipano_errors`` middleware turns the SDK's errors into HTTP answers.
+
+Run it against the local sandbox (no account needed), from this directory:
+
+    pip install "voipano-async[cli]" aiohttp
+    voipano sandbox                                  # in another terminal
+    export VOIPANO_TOKEN=sandbox-token
+    export VOIPANO_BASE_URL=http://127.0.0.1:8765/api/v1/webservice
+    python aiohttp_app.py
+    curl -i localhost:8080/call -H 'content-type: application/json' \
+        -d '{"phone": "0912 345 6789"}'
+
+Against the real service, set only ``VOIPANO_TOKEN`` (and ``SALES_LINE``, the number
+rung first).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from voipano_async import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncVoipano,
+    InsufficientCreditError,
+    InvalidPhoneNumberError,
+    RateLimitError,
+    ServerError,
+    VoipanoError,
+)
+
+logger = logging.getLogger(__name__)
+
+SALES_LINE = os.environ.get("SALES_LINE", "02191010001")
+RING_SECONDS = 30
+
+VOIPANO = web.AppKey("voipano", AsyncVoipano)
+
+
+def create_app(make_client: Callable[[], AsyncVoipano] | None = None) -> web.Application:
+    """The application.
+
+    Args:
+        make_client: Builds the app's client at start-up. By default an ``AsyncVoipano``
+            configured from ``VOIPANO_TOKEN`` and ``VOIPANO_BASE_URL``; tests pass
+            ``sandbox.client``.
+    """
+
+    async def voipano_client(app: web.Application) -> AsyncIterator[None]:
+        # Runs at start-up, up to the yield, and at cleanup, after it.
+        client = make_client() if make_client else AsyncVoipano(max_concurrency=20)
+        async with client:
+            app[VOIPANO] = client
+            yield
+
+    app = web.Application(middlewares=[voipano_errors])
+    app.cleanup_ctx.append(voipano_client)
+    app.router.add_post("/call", click_to_call)
+    return app
+
+
+async def click_to_call(request: web.Request) -> web.Response:
+    """Ring the sales line, then connect it to the customer's phone."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    phone = body.get("phone") if isinstance(body, dict) else None
+    if not isinstance(phone, str):
+        return web.json_response({"detail": 'expected JSON {"phone": "..."}'}, status=400)
+    call = await request.app[VOIPANO].click_to_call(SALES_LINE, phone, timeout=RING_SECONDS)
+    return web.json_response({"request_id": call.request_id, "status": call.status}, status=202)
+
+
+@web.middleware
+async def voipano_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn any SDK error raised by a handler into an HTTP answer."""
+    try:
+        return await handler(request)
+    except VoipanoError as exc:
+        return error_response(exc)
+
+
+def error_response(exc: VoipanoError) -> web.Response:
+    """The HTTP answer for an SDK error.
+
+    Every body carries ``may_have_been_placed``: when it is true the phones may be ringing
+    already, and the front end must not offer to call again straight away.
+    """
+    headers: dict[str, str] = {}
+    if isinstance(exc, InvalidPhoneNumberError):
+        # The user's input: nothing was sent.
+        status, detail = 422, "not an Iranian phone number, e.g. 0912 345 6789"
+    elif isinstance(exc, InsufficientCreditError):
+        # Our account is out of credit, not the user's: 503, not 402 (Payment Required
+        # would ask the caller to pay). Tell whoever tops the account up.
+        logger.error("Voipano credit exhausted: %s", exc)
+        status, detail = 503, "calls are unavailable right now"
+    elif isinstance(exc, RateLimitError):
+        # The SDK already waited and retried; what reaches us is a longer wait.
+        status, detail = 429, "too many calls requested, try again later"
+        headers["Retry-After"] = str(math.ceil(exc.retry_after or 1))
+    elif isinstance(exc, APITimeoutError):
+        status, detail = 504, "the call service did not answer in time"
+    elif isinstance(exc, (APIConnectionError, ServerError)):
+        status, detail = 502, "the call service failed"
+    else:
+        # A bad token, a refused request, an unreadable answer: ours to fix, not the user's.
+        logger.error("Voipano request failed: %r", exc)
+        status, detail = 502, "the call service failed"
+    if exc.may_have_been_placed:
+        # Never place it again on our own: the phones may be ringing already.
+        detail += "; the call may have been placed, so wait for it before trying again"
+    return web.json_response(
+        {"detail": detail, "may_have_been_placed": exc.may_have_been_placed},
+        status=status,
+        headers=headers,
+    )
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    web.run_app(create_app(), port=8080)
