@@ -385,26 +385,15 @@ def export(
             f"the directory {str(path.parent)!r} does not exist", param_hint="--output"
         )
 
-    async def job(client: AsyncVoipano) -> Tally:
-        writer = AtomicWriter(path, fmt)
-        try:
-            with _Bars(quiet=settings.quiet, reports=True, files=False) as bars:
-                tally = await walk(
-                    client,
-                    has_recording=True if has_recording else None,
-                    per_page=per_page,
-                    concurrency=concurrency,
-                    writer=writer,
-                    downloads=None,
-                    progress=bars,
-                )
-            await writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
-        return tally
-
-    tally = _run(settings, job)
+    tally = _walk_job(
+        settings,
+        export=path,
+        fmt=fmt,
+        has_recording=True if has_recording else None,
+        per_page=per_page,
+        concurrency=concurrency,
+        downloads=None,
+    )
     if not settings.quiet:
         where = "standard output" if path is None else str(path)
         stderr.print(
@@ -437,19 +426,15 @@ def recordings() -> None:
 def download_recordings(settings: Settings, dest: Path, concurrency: int) -> None:
     """Download every call recording into DEST; files already there are skipped."""
 
-    async def job(client: AsyncVoipano) -> Tally:
-        with _Bars(quiet=settings.quiet, reports=False, files=True) as bars:
-            return await walk(
-                client,
-                has_recording=True,
-                per_page=None,
-                concurrency=concurrency,
-                writer=None,
-                downloads=dest,
-                progress=bars,
-            )
-
-    tally = _run(settings, job)
+    tally = _walk_job(
+        settings,
+        export=None,
+        fmt="jsonl",
+        has_recording=True,
+        per_page=None,
+        concurrency=concurrency,
+        downloads=dest,
+    )
     _finish(settings, tally, dest=dest, export=None)
 
 
@@ -477,29 +462,59 @@ def harvest(settings: Settings, dest: Path, concurrency: int, per_page: int | No
     only once it is complete.
     """
     export_path = dest / "reports.jsonl"
+    tally = _walk_job(
+        settings,
+        export=export_path,
+        fmt="jsonl",
+        has_recording=None,
+        per_page=per_page,
+        concurrency=concurrency,
+        downloads=dest / "recordings",
+    )
+    _finish(settings, tally, dest=dest / "recordings", export=export_path)
+
+
+def _walk_job(
+    settings: Settings,
+    *,
+    export: Path | None,
+    fmt: str,
+    has_recording: bool | None,
+    per_page: int | None,
+    concurrency: int,
+    downloads: Path | None,
+) -> Tally:
+    """One walk over the reports: export them (to ``export``, or stdout when ``None`` and
+    there are no downloads), download their recordings (into ``downloads``), or both."""
+    exporting = export is not None or downloads is None
 
     async def job(client: AsyncVoipano) -> Tally:
-        await anyio.to_thread.run_sync(lambda: dest.mkdir(parents=True, exist_ok=True))
-        writer = AtomicWriter(export_path, "jsonl")
+        if export is not None:
+            await anyio.to_thread.run_sync(
+                lambda: export.parent.mkdir(parents=True, exist_ok=True)
+            )
+        writer = AtomicWriter(export, fmt) if exporting else None
         try:
-            with _Bars(quiet=settings.quiet, reports=True, files=True) as bars:
+            bars = _Bars(quiet=settings.quiet, reports=exporting, files=downloads is not None)
+            with bars:
                 tally = await walk(
                     client,
-                    has_recording=None,
+                    has_recording=has_recording,
                     per_page=per_page,
                     concurrency=concurrency,
                     writer=writer,
-                    downloads=dest / "recordings",
+                    downloads=downloads,
                     progress=bars,
                 )
-            await writer.commit()
+            if writer is not None:
+                await writer.commit()
         except BaseException:
-            writer.abort()
+            if writer is not None:
+                writer.abort()
             raise
         return tally
 
-    tally = _run(settings, job)
-    _finish(settings, tally, dest=dest / "recordings", export=export_path)
+    return _run(settings, job)
 
 
 def _finish(settings: Settings, tally: Tally, *, dest: Path, export: Path | None) -> None:
