@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -301,4 +303,32 @@ async def test_other_json_instead_of_audio_is_unexpected(
     api.get(f"/call-recordings/{CDR}").respond(200, json={"ok": True, "data": {}})
     with pytest.raises(UnexpectedResponseError, match="expected audio"):
         await client.download_call_recording(CDR, tmp_path)
+    assert files_in(tmp_path) == []
+
+
+async def test_a_full_disk_stops_the_download_and_leaves_no_file(
+    api: respx.MockRouter,
+    client: AsyncVoipano,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api.get(f"/call-recordings/{CDR}").respond(
+        200, content=AUDIO, headers=samples.RECORDING_HEADERS
+    )
+    real_open = Path.open
+
+    class FullDisk:
+        def __init__(self, file: Any) -> None:
+            self.file = file
+
+        def writelines(self, lines: Any) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            self.file.close()
+
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: FullDisk(real_open(self, *a, **k)))
+    with pytest.raises(OSError, match="No space left"):
+        await client.download_call_recording(CDR, tmp_path)
+    monkeypatch.undo()
     assert files_in(tmp_path) == []

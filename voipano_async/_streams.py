@@ -149,17 +149,7 @@ class AudioStream:
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
         file: BinaryIO = await anyio.to_thread.run_sync(partial.open, "xb")
         try:
-            batch: list[bytes] = []
-            size = 0
-            async with aclosing(self.aiter_bytes(_config.DOWNLOAD_CHUNK_SIZE)) as chunks:
-                async for chunk in chunks:
-                    batch.append(chunk)
-                    size += len(chunk)
-                    if size >= _config.DOWNLOAD_WRITE_BATCH:
-                        await anyio.to_thread.run_sync(file.writelines, batch)
-                        batch, size = [], 0
-            if batch:
-                await anyio.to_thread.run_sync(file.writelines, batch)
+            await self._write_overlapped(file)
             await anyio.to_thread.run_sync(file.close)
             await anyio.to_thread.run_sync(os.replace, partial, target)
         except BaseException:
@@ -168,6 +158,46 @@ class AudioStream:
             partial.unlink(missing_ok=True)
             raise
         return target
+
+    async def _write_overlapped(self, file: BinaryIO) -> None:
+        """Read the body and write it in batches from a worker thread, at the same time.
+
+        The socket keeps being read while the previous batch is written, so a download
+        runs at the speed of the slower of the two rather than of both added up, and a
+        slow disk never blocks the event loop.
+        """
+        send, receive = anyio.create_memory_object_stream[list[bytes]](max_buffer_size=2)
+        failures: list[Exception] = []
+
+        async def write_batches() -> None:
+            try:
+                async with receive:
+                    async for batch in receive:
+                        await anyio.to_thread.run_sync(file.writelines, batch)
+            except Exception as exc:  # a full disk, say: stop the download
+                failures.append(exc)
+                tg.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(write_batches)
+            try:
+                async with send:
+                    batch: list[bytes] = []
+                    size = 0
+                    async with aclosing(self.aiter_bytes()) as chunks:
+                        async for chunk in chunks:
+                            batch.append(chunk)
+                            size += len(chunk)
+                            if size >= _config.DOWNLOAD_WRITE_BATCH:
+                                await send.send(batch)
+                                batch, size = [], 0
+                    if batch:
+                        await send.send(batch)
+            except Exception as exc:  # kept: users get the error itself, not a group
+                failures.append(exc)
+                tg.cancel_scope.cancel()
+        if failures:
+            raise failures[0]
 
 
 def _resolve_target(dest: StrPath, filename: str) -> Path:
