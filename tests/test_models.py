@@ -118,3 +118,13 @@ def test_false_is_not_a_free_charge() -> None:
     with pytest.raises(UnexpectedResponseError) as info:
         decode_result(response, ServiceList, charged=False)
     assert "expected an integer, got a boolean @ $.billing.charged" in info.value.problems
+
+
+def test_extra_keys_keep_their_order_for_every_shape() -> None:
+    first = {"id": "a", "call_details_record_id": "b", "zeta": 1, "alpha": 2}
+    second = {"alpha": 3, "id": "c", "call_details_record_id": "d", "zeta": 4, "mid": 5}
+    page = structure([first, second, first], list[CallReport])
+    assert [list(r.extra) for r in page] == [["zeta", "alpha"], ["alpha", "zeta", "mid"]] + [
+        ["zeta", "alpha"]
+    ]
+    assert structure({"id": "x", "call_details_record_id": "y"}, CallReport).extra == {}

@@ -12,8 +12,8 @@ only runs after the fast one failed, to say precisely what did not fit and where
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import MappingProxyType
-from typing import Any, NoReturn, TypeVar, cast, get_origin
+from types import MappingProxyType, UnionType
+from typing import Any, NoReturn, TypeVar, Union, cast, get_args, get_origin
 
 import attrs
 import cattrs
@@ -84,6 +84,30 @@ def _structure_bool(value: object, _: object) -> bool:
     _mismatch("a boolean", value)
 
 
+def _optional_str(value: object, _: object) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    _mismatch("a string or null", value)
+
+
+def _is_optional(tp: Any) -> bool:
+    args = get_args(tp)
+    return len(args) == 2 and type(None) in args and get_origin(tp) in (Union, UnionType)
+
+
+def _optional_factory(tp: Any, converter: cattrs.BaseConverter) -> Callable[[Any, Any], Any]:
+    """``X | None`` with the hook for ``X`` looked up once, not on every value."""
+    inner_type = next(arg for arg in get_args(tp) if arg is not type(None))
+    if inner_type is str:
+        return _optional_str
+    inner = converter.get_structure_hook(inner_type)
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        return None if value is None else inner(value, inner_type)
+
+    return structure_optional
+
+
 def _is_list(tp: Any) -> bool:
     return get_origin(tp) is list
 
@@ -111,20 +135,39 @@ def _model_hook(
     else:
         base = make_dict_structure_fn(cl, converter, _cattrs_forbid_extra_keys=strict)
     known = frozenset(names) - {"extra"}
-    keep_extra = has_extra and not strict
+
+    if strict or not has_extra:
+
+        def structure_plain(value: Any, _: Any) -> Any:
+            if type(value) is not dict:
+                if type(value) is cl:
+                    return value  # the envelope's billing, structured on its own path
+                _mismatch("an object", value)
+            return base(value, cl)
+
+        return structure_plain
+
+    # The unknown keys of each shape of object seen (the keys, in order), so that a page
+    # of a hundred alike reports works them out once, not a hundred times.
+    extras_of: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def structure_model(value: Any, _: Any) -> Any:
-        if type(value) is cl:
-            # Already structured (the envelope's billing is structured on its own path).
-            return value
         if type(value) is not dict:
+            if type(value) is cl:
+                return value  # the envelope's billing, structured on its own path
             _mismatch("an object", value)
         result = base(value, cl)
-        if keep_extra and not value.keys() <= known:
-            unknown = {key: item for key, item in value.items() if key not in known}
+        shape = tuple(value)
+        extra = extras_of.get(shape)
+        if extra is None:
+            extra = tuple(key for key in shape if key not in known)
+            if len(extras_of) < 256:
+                extras_of[shape] = extra
+        if extra:
             # The model is frozen; this is the one place that fills ``extra`` after
             # construction, so the generated hook stays cattrs' fast path.
-            object.__setattr__(result, "extra", MappingProxyType(unknown))
+            unknown = MappingProxyType({key: value[key] for key in extra})
+            object.__setattr__(result, "extra", unknown)
         return result
 
     return structure_model
@@ -145,6 +188,9 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook_factory(_is_list, cast(Any, _strict_list_factory))
+    if not detailed:
+        # The detailed converter keeps cattrs' own handling, which names the failing type.
+        converter.register_structure_hook_factory(_is_optional, cast(Any, _optional_factory))
     for model in _MODELS:
         converter.register_structure_hook(model, _model_hook(model, converter, strict=strict))
     return converter
