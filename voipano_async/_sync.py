@@ -43,8 +43,8 @@ class _Runner:
 
     def __init__(self) -> None:
         self._manager = anyio.from_thread.start_blocking_portal("asyncio")
-        self.portal = self._manager.__enter__()
-        self.closed = False
+        self.portal: anyio.from_thread.BlockingPortal = self._manager.__enter__()
+        self.closed: bool = False
         self._lock = threading.Lock()
 
     def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
