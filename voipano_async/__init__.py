@@ -6,6 +6,9 @@ Example:
     ...     otp = await client.call_otp("09123456789", purpose="login")
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._client import AsyncVoipano
 from ._exceptions import (
     APIConnectionError,
@@ -41,8 +44,14 @@ from ._models import (
 from ._pager import CallReportPager
 from ._phone import mask_phone_number, normalize_phone_number
 from ._streams import AudioStream, AudioStreamContext
-from ._sync import AudioStreamSync, CallReportIterator, Voipano
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._sync import AudioStreamSync, CallReportIterator, Voipano
+
+# The blocking client loads its thread machinery only when first used: async users
+# never pay for it at import.
+_LAZY = {"AudioStreamSync": "_sync", "CallReportIterator": "_sync", "Voipano": "_sync"}
 
 __all__ = [
     "APIConnectionError",
@@ -86,7 +95,20 @@ __all__ = [
 
 # Reprs, tracebacks and the docs show the public path, as httpx does.
 for _name in __all__:
-    _obj = globals()[_name]
+    _obj = globals().get(_name)
     if isinstance(_obj, type) or callable(_obj):
         _obj.__module__ = __name__
 del _name, _obj
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        value.__module__ = __name__
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

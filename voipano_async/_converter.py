@@ -6,22 +6,22 @@ types: a string where an int belongs is an error, and so is ``true`` where an in
 (``bool`` is an ``int`` subclass in Python, not in JSON).
 
 Two converters are built: a fast one for every answer, and a detailed-validation one that
-only runs after the fast one failed, to say precisely what did not fit and where.
+only runs after the fast one failed, to say precisely what did not fit and where. Both
+are built on first use, not at import: ``import voipano_async`` stays quick.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from types import MappingProxyType, UnionType
-from typing import Any, NoReturn, TypeVar, Union, cast, get_args, get_origin
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, Union, cast, get_args, get_origin
 
 import attrs
-import cattrs
-from cattrs.cols import list_structure_factory
-from cattrs.gen import make_dict_structure_fn, override
-from cattrs.v import format_exception
 
 from . import _models
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = ["ShapeError", "make_converter", "structure"]
 
@@ -113,6 +113,8 @@ def _is_list(tp: Any) -> bool:
 
 
 def _strict_list_factory(tp: Any, converter: cattrs.BaseConverter) -> Callable[[Any, Any], Any]:
+    from cattrs.cols import list_structure_factory
+
     inner = list_structure_factory(tp, converter)
 
     def structure_list(value: object, cl: Any) -> Any:
@@ -126,6 +128,8 @@ def _strict_list_factory(tp: Any, converter: cattrs.BaseConverter) -> Callable[[
 def _model_hook(
     cl: type[Any], converter: cattrs.Converter, *, strict: bool
 ) -> Callable[[Any, Any], Any]:
+    from cattrs.gen import make_dict_structure_fn, override
+
     names = [a.name for a in attrs.fields(cl)]
     has_extra = "extra" in names
     if has_extra:
@@ -182,6 +186,12 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
             through a strict converter so that drift in our models shows up.
         detailed: Collect every problem with its path (slower); used to explain failures.
     """
+    import cattrs
+
+    for model in _MODELS:
+        # The models' annotations are strings; resolve them in their own module (the
+        # package re-labels the classes ``voipano_async.X`` for reprs and docs).
+        attrs.resolve_types(model, globalns=vars(_models))
     converter = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=strict)
     converter.register_structure_hook(str, _structure_str)
     converter.register_structure_hook(int, _structure_int)
@@ -196,22 +206,29 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     return converter
 
 
-_FAST = make_converter()
-_detailed: cattrs.Converter | None = None
+_converters: dict[str, cattrs.Converter] = {}
+
+
+def _converter(kind: str) -> cattrs.Converter:
+    converter = _converters.get(kind)
+    if converter is None:
+        converter = _converters[kind] = make_converter(detailed=kind == "detailed")
+    return converter
 
 
 def _describe_problem(exc: BaseException, tp: type[Any] | None) -> str:
+    from cattrs.v import format_exception
+
     if isinstance(exc, TypeError) and str(exc).startswith("expected "):
         return str(exc)
     return format_exception(exc, tp)
 
 
 def _explain(value: object, cl: type[Any], path: str) -> list[str]:
-    global _detailed
-    if _detailed is None:
-        _detailed = make_converter(detailed=True)
+    import cattrs
+
     try:
-        _detailed.structure(value, cl)
+        _converter("detailed").structure(value, cl)
     except Exception as exc:
         return cattrs.transform_error(exc, path=path, format_exception=_describe_problem)
     return [f"does not fit {cl.__name__} @ {path}"]
@@ -219,7 +236,8 @@ def _explain(value: object, cl: type[Any], path: str) -> list[str]:
 
 def structure(value: object, cl: type[T], *, path: str = "$") -> T:
     """Structure decoded JSON into ``cl``, raising :class:`ShapeError` when it does not fit."""
+    converter = _converters.get("fast") or _converter("fast")
     try:
-        return _FAST.structure(value, cl)
+        return converter.structure(value, cl)
     except Exception:
         raise ShapeError(_explain(value, cl, path)) from None
