@@ -146,7 +146,7 @@ async def test_soak(tmp_path: Path) -> None:
         # The server may still be finishing answers nobody waits for any more (a slow
         # answer past the client's timeout); give it the length of one before counting.
         with anyio.move_on_after(READ_TIMEOUT * 4):
-            while len(anyio.get_running_tasks()) > tasks_before:
+            while len(anyio.get_running_tasks()) > tasks_before:  # noqa: ASYNC110
                 await anyio.sleep(0.01)
         extra_tasks = [t.name for t in anyio.get_running_tasks()][tasks_before:]
         leaked_tasks = len(anyio.get_running_tasks()) - tasks_before

@@ -1,0 +1,200 @@
+"""Harvest every call report: ``call_reports(concurrency=1/4/8)`` against a sequential loop.
+
+The sandbox serves 100 pages of 100 reports over loopback with 20 ms of latency on every
+answer (a realistic round trip), from its own process so that its CPU time does not
+compete with the client's in the same event loop (``--same-process`` serves it from the
+benchmark's own loop instead). The reference is what a user writes by hand: GET
+``page=1..last_page`` with ``limit=100``, ``json.loads``, collect the items. Every variant
+must return the same ids in the same order.
+
+Run: ``python benchmarks/harvest.py [--quick] [--same-process]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import _common
+import anyio
+import httpx
+
+from voipano_async import AsyncVoipano
+from voipano_async.testing import VoipanoSandbox
+
+NAME = "harvest"
+PER_PAGE = 100
+LATENCY = 0.02
+ROUNDS = 5
+CONCURRENCIES = (1, 4, 8)
+TARGET = 7.0
+
+Harvest = Callable[[], Awaitable[list[str]]]
+
+
+def ideal_speedup(pages: int, concurrency: int) -> float:
+    """Round trips saved by the pager: page 1 alone, then windows of ``concurrency``."""
+    trips = 1 + -(-(pages - 1) // concurrency)
+    return pages / trips
+
+
+@contextlib.asynccontextmanager
+async def sandbox_url(reports: int, same_process: bool) -> AsyncIterator[dict[str, Any]]:
+    if same_process:
+        sandbox = VoipanoSandbox(reports=reports)
+        sandbox.latency = LATENCY
+        async with sandbox.serve() as base_url:
+            yield {"base_url": base_url, "token": sandbox.token}
+    else:
+        with _common.served_sandbox(reports=reports, latency=LATENCY) as info:
+            yield info
+
+
+async def run(reports: int, same_process: bool) -> dict[str, Any]:
+    async with sandbox_url(reports, same_process) as info:
+        base_url, token = info["base_url"], info["token"]
+        raw = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+        sdk = AsyncVoipano(token, base_url=base_url)
+        async with raw, sdk:
+
+            async def sequential() -> list[str]:
+                ids: list[str] = []
+                page = last = 1
+                while page <= last:
+                    response = await raw.get(
+                        f"{base_url}/call-reports", params={"page": page, "limit": PER_PAGE}
+                    )
+                    response.raise_for_status()
+                    data = json.loads(response.content)["data"]
+                    ids.extend(item["id"] for item in data["items"])
+                    last = data["pagination"]["last_page"]
+                    page += 1
+                return ids
+
+            def pager(concurrency: int) -> Harvest:
+                async def harvest() -> list[str]:
+                    return [
+                        report.id
+                        async for report in sdk.call_reports(
+                            per_page=PER_PAGE, concurrency=concurrency
+                        )
+                    ]
+
+                return harvest
+
+            variants: dict[str, Harvest] = {"sequential httpx": sequential}
+            for c in CONCURRENCIES:
+                variants[f"SDK concurrency={c}"] = pager(c)
+
+            # Warm-up (connections for 8 at once, cattrs hooks), and the correctness check.
+            expected = await sequential()
+            assert len(expected) == reports == len(set(expected)), len(expected)
+            for name, harvest in variants.items():
+                got = await harvest()
+                assert got == expected, f"{name}: ids differ from the sequential loop"
+
+            samples: dict[str, list[float]] = {name: [] for name in variants}
+            cpu: dict[str, list[float]] = {name: [] for name in variants}
+            names = list(variants)
+            for round_number in range(ROUNDS):
+                # Rotate the order each round, so drift on a noisy machine is shared.
+                shift = round_number % len(names)
+                for name in names[shift:] + names[:shift]:
+                    start, cpu_start = time.perf_counter(), time.process_time()
+                    ids = await variants[name]()
+                    samples[name].append(time.perf_counter() - start)
+                    cpu[name].append(time.process_time() - cpu_start)
+                    assert ids == expected, f"{name}: ids differ from the sequential loop"
+    pages = -(-reports // PER_PAGE)
+    seq = _common.summarize(samples["sequential httpx"])
+    figures: dict[str, Any] = {
+        "reports": reports,
+        "pages": pages,
+        "per_page": PER_PAGE,
+        "latency_s": LATENCY,
+        "rounds": ROUNDS,
+        "server": "same process" if same_process else "separate process",
+        "ids_identical": True,
+        "variants": {},
+    }
+    for name, values in samples.items():
+        s = _common.summarize(values)
+        concurrency = 1 if name.startswith("sequential") else int(name.rsplit("=", 1)[1])
+        figures["variants"][name] = {
+            "seconds": s,
+            "speedup_vs_sequential_median": seq["median"] / s["median"],
+            "speedup_vs_sequential_best": seq["best"] / s["best"],
+            "pager_ideal_speedup": ideal_speedup(pages, concurrency),
+            "ms_per_page_median": s["median"] / pages * 1000,
+            # This process only (the client; the server's CPU is not in it by default).
+            "client_cpu_ms_per_page_median": _common.summarize(cpu[name])["median"] / pages * 1000,
+        }
+    return figures
+
+
+def main() -> None:
+    p = _common.parser(__doc__.splitlines()[0])
+    p.add_argument(
+        "--same-process", action="store_true", help="serve the sandbox from this event loop"
+    )
+    args = p.parse_args()
+    reports = 2_000 if args.quick else 10_000
+    _common.header(
+        f"harvest: {reports // PER_PAGE} pages x {PER_PAGE} reports, {LATENCY * 1000:.0f} ms "
+        f"latency, wall time, {ROUNDS} rounds",
+        args.quick,
+    )
+    figures = anyio.run(run, reports, args.same_process, backend="asyncio")
+    print(f"   server: {figures['server']}; ids identical in all variants: yes")
+    print()
+    rows = [
+        [
+            name,
+            v["seconds"]["median"],
+            v["seconds"]["best"],
+            v["ms_per_page_median"],
+            v["client_cpu_ms_per_page_median"],
+            v["speedup_vs_sequential_median"],
+            v["pager_ideal_speedup"],
+        ]
+        for name, v in figures["variants"].items()
+    ]
+    print(
+        _common.table(
+            [
+                "variant",
+                "s median",
+                "s best",
+                "ms/page",
+                "client CPU ms/page",
+                "speedup",
+                "pager ideal",
+            ],
+            rows,
+        )
+    )
+    seq = figures["variants"]["sequential httpx"]["seconds"]["median"]
+    checks = []
+    for c in CONCURRENCIES:
+        v = figures["variants"][f"SDK concurrency={c}"]
+        target = TARGET if c == 8 else None
+        checks.append(
+            _common.check(
+                f"harvest concurrency={c}",
+                v["seconds"]["median"],
+                seq,
+                v["speedup_vs_sequential_median"],
+                f"speedup >= {target}x" if target else "(info)",
+                v["speedup_vs_sequential_median"] >= target if target else True,
+                unit="s",
+            )
+        )
+    _common.print_checks(checks)
+    _common.write_results(NAME, args, figures, checks)
+
+
+if __name__ == "__main__":
+    main()
