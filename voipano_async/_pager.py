@@ -1,8 +1,14 @@
 """Auto-paging over call reports, fetching later pages concurrently, yielding in order.
 
-Each window of concurrent page fetches starts and finishes inside one ``__anext__`` call,
+Each batch of concurrent page fetches starts and finishes inside one ``__anext__`` call,
 so no task group is ever open across a ``yield`` to the caller: breaking out of
 ``async for`` early leaves nothing running and nothing to clean up.
+
+Within a batch the window slides: ``concurrency`` fetches are in flight and a new one
+starts as soon as any finishes, so decoding one page overlaps the network wait of the
+others. A batch holds up to ``_BATCH_ROUNDS`` times ``concurrency`` pages: large enough
+that the pause where a batch drains is rare, small enough to bound memory and what an
+early ``break`` leaves unread.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ __all__ = ["CallReportPager"]
 FetchPage = Callable[[int], Awaitable[CallReportsPage]]
 # How often a page answered out of step with the growing list is fetched again.
 _REFETCHES = 3
+_BATCH_ROUNDS = 8
 
 
 class _PageWalker:
@@ -82,7 +89,7 @@ class _PageWalker:
             self._ready.append(page)
 
     def _window(self) -> int:
-        size = self._concurrency
+        size = self._concurrency * _BATCH_ROUNDS
         if self.items_wanted is not None and self._per_page > 0:
             size = min(size, -(-self.items_wanted // self._per_page))
         return max(1, size)
@@ -92,18 +99,21 @@ class _PageWalker:
             return [await self._fetch(numbers[0])]
         pages: list[CallReportsPage | None] = [None] * len(numbers)
         failures: list[tuple[int, Exception]] = []
+        queue = iter(range(len(numbers)))  # shared: each worker takes the next page
 
-        async def fetch_one(index: int, scope: anyio.CancelScope) -> None:
-            try:
-                pages[index] = await self._fetch(numbers[index])
-            except Exception as exc:
-                # Kept, not raised: users get the error itself, never an exception group.
-                failures.append((index, exc))
-                scope.cancel()
+        async def worker(scope: anyio.CancelScope) -> None:
+            for index in queue:
+                try:
+                    pages[index] = await self._fetch(numbers[index])
+                except Exception as exc:
+                    # Kept, not raised: users get the error itself, never a group.
+                    failures.append((index, exc))
+                    scope.cancel()
+                    return
 
         async with anyio.create_task_group() as tg:
-            for index in range(len(numbers)):
-                tg.start_soon(fetch_one, index, tg.cancel_scope)
+            for _ in range(min(self._concurrency, len(numbers))):
+                tg.start_soon(worker, tg.cancel_scope)
         if failures:
             raise min(failures, key=lambda failure: failure[0])[1]
         return [page for page in pages if page is not None]
