@@ -173,7 +173,7 @@ class AudioStream:
             try:
                 async with receive:
                     async for batch in receive:
-                        await anyio.to_thread.run_sync(file.writelines, batch)
+                        await anyio.to_thread.run_sync(_write_joined, file, batch)
             except Exception as exc:  # a full disk, say: stop the download
                 failures.append(exc)
                 tg.cancel_scope.cancel()
@@ -237,3 +237,9 @@ class AudioStreamContext:
     ) -> None:
         if self._handle is not None:
             await self._handle.aclose()
+
+
+def _write_joined(file: BinaryIO, batch: list[bytes]) -> None:
+    # One write per batch: the worker thread gives up and takes back the GIL once per
+    # batch, not once per network chunk.
+    file.write(b"".join(batch))
