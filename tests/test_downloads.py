@@ -321,8 +321,10 @@ async def test_a_full_disk_stops_the_download_and_leaves_no_file(
         def __init__(self, file: Any) -> None:
             self.file = file
 
-        def writelines(self, lines: Any) -> None:
+        def write(self, data: Any) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
+
+        writelines = write
 
         def close(self) -> None:
             self.file.close()
