@@ -68,6 +68,15 @@ def quickstart(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS[-1])
+def bench(session: nox.Session) -> None:
+    """The benchmarks, side by side with raw httpx and pydantic (`-- --quick` for a smoke run)."""
+    session.install(".[sandbox]", "pydantic>=2")
+    session.run(
+        "python", "benchmarks/run_all.py", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": ""}
+    )
+
+
+@nox.session(python=PYTHONS[-1])
 def soak(session: nox.Session) -> None:
     """The long soak: thousands of calls under injected faults; figures to benchmarks/results."""
     session.install(".[cli,sandbox]", *TEST_DEPS)
