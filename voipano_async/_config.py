@@ -49,7 +49,7 @@ MAX_REDIRECTS = 5
 DOWNLOAD_CHUNK_SIZE = 64 * 1024
 # Downloads are written to disk from a worker thread in batches of this size, so a slow
 # disk never blocks the event loop and a fast one pays one thread hop per batch.
-DOWNLOAD_WRITE_BATCH = 1024 * 1024
+DOWNLOAD_WRITE_BATCH = 512 * 1024
 
 # The vendor's published prices, in credit units, for the charged endpoints.
 PUBLISHED_PRICES = {"/call-otp": 160, "/click-to-call": 80, "/secure-call": 120}
