@@ -323,10 +323,13 @@ class Transport:
     ) -> StreamHandle:
         """Open a GET whose body the caller streams; close it with ``StreamHandle.aclose``."""
         slot = await self.pool.acquire()
+        response: httpx.Response | None = None
         try:
             response = await self._send("GET", path, params=params, options=options, stream=True)
             await self._refuse_json_instead_of_audio(response)
         except BaseException:
+            if response is not None:
+                await _close(response)
             self.pool.release(slot)
             raise
         return StreamHandle(response, self.pool, slot, self.pool.hold_for_stream(slot))
