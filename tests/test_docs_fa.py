@@ -2,8 +2,8 @@
 
 Most checks read the Markdown source and run its examples against the sandbox, so they run
 in every test session. ``test_built_page_*`` builds the site with the real mkdocs.yml and
-needs the documentation toolchain (mkdocs, mkdocs-material, mkdocstrings); it is skipped
-where that is not installed.
+needs the documentation toolchain (mkdocs, mkdocs-material, mkdocstrings): those tests are
+marked ``built_docs`` and run in the ``docs`` nox session, where the toolchain is.
 """
 
 from __future__ import annotations
@@ -333,6 +333,7 @@ def _parse(path: Path) -> _Page:
     return page
 
 
+@pytest.mark.built_docs
 def test_built_page_prose_is_rtl(site: Path) -> None:
     page = _parse(site / "fa" / "index.html")
     rtl = [a for tag, a, _ in page.elements if a.get("dir") == "rtl"]
@@ -345,6 +346,7 @@ def test_built_page_prose_is_rtl(site: Path) -> None:
     assert {"quickstart", "install", "errors", "paging", "sandbox", "django"} <= set(headings)
 
 
+@pytest.mark.built_docs
 def test_built_page_code_is_ltr(site: Path) -> None:
     page = _parse(site / "fa" / "index.html")
     pres = [(a, around) for tag, a, around in page.elements if tag == "pre"]
@@ -371,6 +373,7 @@ def test_built_page_code_is_ltr(site: Path) -> None:
     assert re.search(r'\.md-typeset \[dir="rtl"\] pre,[^{]*\{[^}]*direction: ltr', css)
 
 
+@pytest.mark.built_docs
 def test_built_english_pages_stay_ltr(site: Path) -> None:
     for name in ("index.html", "quickstart/index.html", "errors/index.html"):
         page = _parse(site / name)
