@@ -120,7 +120,9 @@ async def sdk_download(info: dict[str, Any], dest: Path, measure: Any) -> Path:
             return await client.download_call_recording(report, dest)
 
 
-async def raw_download(info: dict[str, Any], dest: Path, measure: Any) -> Path:
+async def raw_download(
+    info: dict[str, Any], dest: Path, measure: Any, chunk_size: int | None = None
+) -> Path:
     import httpx
 
     cdr = info["recording_cdr"]
@@ -134,29 +136,14 @@ async def raw_download(info: dict[str, Any], dest: Path, measure: Any) -> Path:
             async with client.stream("GET", url, params=params, headers=auth) as r:
                 r.raise_for_status()
                 with open(path, "wb") as f:  # noqa: ASYNC230 - the docs' own recipe
-                    async for chunk in r.aiter_bytes():
+                    async for chunk in r.aiter_bytes(chunk_size):
                         f.write(chunk)
     return path
 
 
 async def raw_download_64k(info: dict[str, Any], dest: Path, measure: Any) -> Path:
     """Diagnostic: the raw recipe with ``aiter_bytes(64 KiB)``, the SDK's chunk size."""
-    import httpx
-
-    cdr = info["recording_cdr"]
-    auth = {"Authorization": f"Bearer {info['token']}"}
-    url = f"{info['base_url']}/call-recordings/{cdr}"
-    path = dest / f"recording-{cdr}.wav"
-    async with httpx.AsyncClient(timeout=120) as client:
-        (await client.get(f"{info['base_url']}/services", headers=auth)).raise_for_status()
-        async with measure():
-            params = {"call_details_record_id": cdr}
-            async with client.stream("GET", url, params=params, headers=auth) as r:
-                r.raise_for_status()
-                with open(path, "wb") as f:  # noqa: ASYNC230 - the docs' own recipe
-                    async for chunk in r.aiter_bytes(CHUNK):
-                        f.write(chunk)
-    return path
+    return await raw_download(info, dest, measure, CHUNK)
 
 
 async def sdk_stream(info: dict[str, Any], dest: Path, measure: Any) -> Path:
