@@ -81,7 +81,7 @@ def published_report(n: int, *, extra: bool = False, has_recording: bool = True)
         ),
     }
     if extra:
-        started = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=7 * n)
+        started = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=7 * n)
         report["duration"] = 5 + n % 595 if has_recording else 0
         report["disposition"] = "ANSWERED" if has_recording else "NO ANSWER"
         report["started_at"] = started.isoformat().replace("+00:00", "Z")
@@ -170,7 +170,7 @@ def machine_info() -> dict[str, Any]:
         "libraries": versions,
         "git_commit": _git("rev-parse", "HEAD"),
         "package_modified": bool(status) if status is not None else None,
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
 

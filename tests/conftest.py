@@ -2,10 +2,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import httpx2
 import pytest
-import respx
 
-from voipano_async import AsyncVoipano, _config
+# respx 0.23 mocks the modules named `httpx` and `httpcore`; make those names httpx2's and
+# httpcore2's before respx is imported (its own pytest plugin is off: `-p no:respx`).
+httpx2.alias_httpx()
+
+import respx  # noqa: E402
+
+from voipano_async import AsyncVoipano, _config  # noqa: E402
 
 BASE_URL = "https://voipano.com/api/v1/webservice"
 TOKEN = "test-token-5f2b9c1e8d"

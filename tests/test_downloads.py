@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-import httpx
+import httpx2
 import pytest
 import respx
 
@@ -32,7 +32,7 @@ CDR = "67bc8ea2f8f8a7d1287995f1"
 AUDIO = b"RIFF" + bytes(range(256)) * 4096  # about 1 MiB
 
 
-class Broken(httpx.AsyncByteStream):
+class Broken(httpx2.AsyncByteStream):
     """A body that sends ``good`` bytes, then the connection drops."""
 
     def __init__(self, good: bytes) -> None:
@@ -41,7 +41,7 @@ class Broken(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for start in range(0, len(self.good), 65536):
             yield self.good[start : start + 65536]
-        raise httpx.ReadError("connection reset by peer")
+        raise httpx2.ReadError("connection reset by peer")
 
 
 def files_in(directory: Path) -> list[str]:
@@ -204,7 +204,7 @@ async def test_failure_halfway_leaves_no_file(
     api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
 ) -> None:
     api.get(f"/call-recordings/{CDR}").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             200, headers=samples.RECORDING_HEADERS, stream=Broken(AUDIO[: 3 * 65536])
         )
     )
@@ -225,7 +225,7 @@ async def test_cancelled_download_leaves_no_file(
 ) -> None:
     started = anyio.Event()
 
-    class Endless(httpx.AsyncByteStream):
+    class Endless(httpx2.AsyncByteStream):
         async def __aiter__(self) -> AsyncIterator[bytes]:
             while True:
                 yield b"\0" * 65536
@@ -233,7 +233,7 @@ async def test_cancelled_download_leaves_no_file(
                 await anyio.lowlevel.checkpoint()
 
     api.get(f"/call-recordings/{CDR}").mock(
-        return_value=httpx.Response(200, headers=samples.RECORDING_HEADERS, stream=Endless())
+        return_value=httpx2.Response(200, headers=samples.RECORDING_HEADERS, stream=Endless())
     )
 
     async with anyio.create_task_group() as tg:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import httpx
+import httpx2
 import pytest
 import respx
 
@@ -120,7 +120,7 @@ async def test_call_reports_page(api: respx.MockRouter, client: AsyncVoipano) ->
 
     page = await client.call_reports_page(1, per_page=10, has_recording=True)
 
-    assert route.calls.last.request.url.params == httpx.QueryParams(
+    assert route.calls.last.request.url.params == httpx2.QueryParams(
         {"page": "1", "limit": "10", "has_recording": "1"}
     )
     assert page.endpoint_number == "02191010001"

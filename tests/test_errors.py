@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import respx
 
@@ -305,14 +305,14 @@ async def test_error_keeps_the_response(api: respx.MockRouter, client: AsyncVoip
 
 
 async def test_gzip_garbage_is_an_unexpected_response() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
             200,
             headers={"Content-Encoding": "gzip"},
-            stream=httpx.ByteStream(b"definitely not gzip"),
+            stream=httpx2.ByteStream(b"definitely not gzip"),
         )
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         client = AsyncVoipano("t0ken", http_client=http)
         with pytest.raises(UnexpectedResponseError, match="could not be decoded"):
             await client.services()

@@ -18,7 +18,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -65,7 +65,7 @@ asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 # --8<-- [start:fastapi-fixture]
 @asynccontextmanager
-async def fastapi_http(client: AsyncVoipano) -> AsyncIterator[httpx.AsyncClient]:
+async def fastapi_http(client: AsyncVoipano) -> AsyncIterator[httpx2.AsyncClient]:
     """Call the app in process, with ``client`` in place of the one its lifespan makes."""
     app = fastapi_app.app
 
@@ -75,15 +75,15 @@ async def fastapi_http(client: AsyncVoipano) -> AsyncIterator[httpx.AsyncClient]
     app.dependency_overrides[fastapi_app.get_voipano] = sandbox_client
     try:
         # ASGITransport does not run the lifespan: no real client, no token needed.
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://app") as http:
             yield http
     finally:
         app.dependency_overrides.clear()
 
 
 @pytest.fixture
-async def http(voipano_sandbox: VoipanoSandbox) -> AsyncIterator[httpx.AsyncClient]:
+async def http(voipano_sandbox: VoipanoSandbox) -> AsyncIterator[httpx2.AsyncClient]:
     async with voipano_sandbox.client() as client, fastapi_http(client) as http:
         yield http
 
@@ -93,7 +93,7 @@ async def http(voipano_sandbox: VoipanoSandbox) -> AsyncIterator[httpx.AsyncClie
 
 # --8<-- [start:fastapi-tests]
 async def test_fastapi_sends_an_otp(
-    http: httpx.AsyncClient, voipano_sandbox: VoipanoSandbox
+    http: httpx2.AsyncClient, voipano_sandbox: VoipanoSandbox
 ) -> None:
     answer = await http.post("/otp", json={"phone": "+98 912 345 6789"})
 
@@ -105,7 +105,7 @@ async def test_fastapi_sends_an_otp(
 
 
 async def test_fastapi_bad_number_is_422_and_nothing_is_sent(
-    http: httpx.AsyncClient, voipano_sandbox: VoipanoSandbox
+    http: httpx2.AsyncClient, voipano_sandbox: VoipanoSandbox
 ) -> None:
     answer = await http.post("/otp", json={"phone": "12345"})
 
@@ -115,7 +115,7 @@ async def test_fastapi_bad_number_is_422_and_nothing_is_sent(
 
 
 async def test_fastapi_out_of_credit_is_503(
-    http: httpx.AsyncClient, voipano_sandbox: VoipanoSandbox
+    http: httpx2.AsyncClient, voipano_sandbox: VoipanoSandbox
 ) -> None:
     voipano_sandbox.credit = 100  # an OTP costs 160
 
@@ -127,7 +127,7 @@ async def test_fastapi_out_of_credit_is_503(
 
 
 async def test_fastapi_rate_limit_is_429_with_retry_after(
-    http: httpx.AsyncClient, voipano_sandbox: VoipanoSandbox
+    http: httpx2.AsyncClient, voipano_sandbox: VoipanoSandbox
 ) -> None:
     # Over the SDK's 60 s cap, so it gives up at once instead of waiting.
     voipano_sandbox.faults.script("/call-otp", Fault.rate_limited(retry_after=120))
@@ -140,7 +140,7 @@ async def test_fastapi_rate_limit_is_429_with_retry_after(
 
 
 async def test_fastapi_unknown_outcome_is_502_and_not_repeated(
-    http: httpx.AsyncClient, voipano_sandbox: VoipanoSandbox
+    http: httpx2.AsyncClient, voipano_sandbox: VoipanoSandbox
 ) -> None:
     # The sandbox places and charges the call, then the connection breaks.
     voipano_sandbox.faults.script("/call-otp", Fault.drop(after_acting=True))
@@ -156,7 +156,7 @@ async def test_fastapi_unknown_outcome_is_502_and_not_repeated(
 
 
 async def test_fastapi_server_error_is_502(
-    http: httpx.AsyncClient, voipano_sandbox: VoipanoSandbox
+    http: httpx2.AsyncClient, voipano_sandbox: VoipanoSandbox
 ) -> None:
     voipano_sandbox.faults.script("/call-otp", Fault.error(503))
 
@@ -222,8 +222,8 @@ async def test_fastapi_lifespan_shares_one_client(monkeypatch: pytest.MonkeyPatc
         async with app.router.lifespan_context(app):
             client = app.state.voipano
             assert client.base_url == base_url
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            transport = httpx2.ASGITransport(app=app)
+            async with httpx2.AsyncClient(transport=transport, base_url="http://app") as http:
                 for phone in ("09123456789", "09129876543"):
                     answer = await http.post("/otp", json={"phone": phone})
                     assert answer.status_code == 202

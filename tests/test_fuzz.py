@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-import httpx
+import httpx2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -87,7 +87,7 @@ def mutations(sample: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 def decode(model: type[Any], body: Any, *, raw: bytes | None = None, charged: bool) -> None:
     content = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
-    response = httpx.Response(200, content=content)
+    response = httpx2.Response(200, content=content)
     outcome: object
     try:
         outcome = decode_result(response, model, charged=charged)
@@ -123,7 +123,7 @@ def test_arbitrary_bytes(model: type[Any], raw: bytes) -> None:
     st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()),
 )
 def test_arbitrary_error_answers(status: int, content: bytes) -> None:
-    response = httpx.Response(status, content=content, headers={"Retry-After": "1"})
+    response = httpx2.Response(status, content=content, headers={"Retry-After": "1"})
     error = api_error(response, decode_error_body(content))
     assert isinstance(error, VoipanoError)
     assert error.status_code == status

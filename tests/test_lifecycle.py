@@ -7,7 +7,7 @@ import json
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import httpx
+import httpx2
 import pytest
 import respx
 
@@ -55,7 +55,7 @@ def test_default_base_url() -> None:
         ({"max_retries": -1}, "max_retries"),
         ({"max_retries": True}, "max_retries"),
         ({"max_concurrency": 0}, "max_concurrency"),
-        ({"proxy": "http://proxy:3128", "http_client": httpx.AsyncClient()}, "proxy"),
+        ({"proxy": "http://proxy:3128", "http_client": httpx2.AsyncClient()}, "proxy"),
     ],
 )
 def test_bad_configuration(kwargs: dict[str, object], message: str) -> None:
@@ -83,7 +83,7 @@ async def test_closed_client_raises_a_clear_error(api: respx.MockRouter) -> None
 
 async def test_a_callers_http_client_is_never_closed(api: respx.MockRouter) -> None:
     api.get("/services").respond(200, json=samples.SERVICES)
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         async with AsyncVoipano("t", http_client=http) as client:
             await client.services()
         assert not http.is_closed
@@ -92,7 +92,7 @@ async def test_a_callers_http_client_is_never_closed(api: respx.MockRouter) -> N
 
 
 async def test_a_closed_callers_http_client_is_a_voipano_error(api: respx.MockRouter) -> None:
-    http = httpx.AsyncClient()
+    http = httpx2.AsyncClient()
     await http.aclose()
     client = AsyncVoipano("t", http_client=http)
     with pytest.raises(VoipanoError, match="closed"):
@@ -142,14 +142,14 @@ async def test_one_client_serves_many_tasks(api: respx.MockRouter, client: Async
 async def test_max_concurrency_caps_requests_in_flight(api: respx.MockRouter) -> None:
     in_flight = most = 0
 
-    async def answer(request: httpx.Request) -> httpx.Response:
+    async def answer(request: httpx2.Request) -> httpx2.Response:
         nonlocal in_flight, most
         in_flight += 1
         most = max(most, in_flight)
         for _ in range(5):
             await anyio.lowlevel.checkpoint()
         in_flight -= 1
-        return httpx.Response(200, json=samples.SERVICES)
+        return httpx2.Response(200, json=samples.SERVICES)
 
     api.get("/services").mock(side_effect=answer)
     api.get("/call-recordings/abc").respond(200, content=b"RIFF")

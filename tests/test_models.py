@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import cattrs
-import httpx
+import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -114,7 +114,7 @@ def test_false_is_not_a_free_charge() -> None:
     from voipano_async._envelope import decode_result
 
     answer = {**samples.SERVICES, "billing": {"charged": False, "unit_price": False}}
-    response = httpx.Response(200, json=answer)
+    response = httpx2.Response(200, json=answer)
     with pytest.raises(UnexpectedResponseError) as info:
         decode_result(response, ServiceList, charged=False)
     assert "expected an integer, got a boolean @ $.billing.charged" in info.value.problems

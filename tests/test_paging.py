@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-import httpx
+import httpx2
 import pytest
 import respx
 
@@ -29,7 +29,7 @@ class Reports:
         self.most_in_flight = 0
         self.before_answer: Callable[[int], Any] | None = None
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
         page = int(request.url.params["page"])
         per_page = int(request.url.params.get("limit", self.per_page))
         self.requested.append(page)
@@ -43,7 +43,7 @@ class Reports:
             self.in_flight -= 1
         start = (page - 1) * per_page
         ids = self.numbers[start : start + per_page]
-        return httpx.Response(
+        return httpx2.Response(
             200,
             json=samples.reports_page(ids, page=page, per_page=per_page, total=len(self.numbers)),
         )
@@ -234,9 +234,9 @@ async def test_a_failing_page_raises_its_own_error(
 ) -> None:
     reports = Reports(total=100)
 
-    def answer(request: httpx.Request) -> Any:
+    def answer(request: httpx2.Request) -> Any:
         if request.url.params["page"] == "5":
-            return httpx.Response(500, json={"ok": False, "message": "خطای سرور"})
+            return httpx2.Response(500, json={"ok": False, "message": "خطای سرور"})
         return reports(request)
 
     api.get("/call-reports").mock(side_effect=answer)
@@ -278,7 +278,7 @@ async def test_pages_answered_out_of_step_with_new_calls_leave_no_gap(
 
     original = reports.__call__
 
-    async def answer(request: httpx.Request) -> httpx.Response:
+    async def answer(request: httpx2.Request) -> httpx2.Response:
         response = await original(request)
         if request.url.params["page"] == "3":
             page_three_answered.set()

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 import respx
 
@@ -26,7 +26,7 @@ from . import samples
 
 pytestmark = pytest.mark.anyio
 
-OK_SERVICES = httpx.Response(200, json=samples.SERVICES)
+OK_SERVICES = httpx2.Response(200, json=samples.SERVICES)
 CHARGED = [
     ("call_otp", "/call-otp", ("09123456789",), samples.CALL_OTP),
     ("click_to_call", "/click-to-call", ("09123456789", "02191010001"), samples.CLICK_TO_CALL),
@@ -37,14 +37,14 @@ CHARGED = [
 def fail(kind: str) -> Any:
     """A failure as the transport would see it."""
     return {
-        "connect-error": httpx.ConnectError("connection refused"),
-        "connect-timeout": httpx.ConnectTimeout("timed out connecting"),
-        "pool-timeout": httpx.PoolTimeout("no free connection"),
-        "read-timeout": httpx.ReadTimeout("timed out reading"),
-        "write-timeout": httpx.WriteTimeout("timed out writing"),
-        "read-error": httpx.ReadError("connection reset by peer"),
-        "dropped": httpx.RemoteProtocolError("server disconnected without a response"),
-    }.get(kind) or httpx.Response(int(kind), json={"ok": False, "message": "نشد"})
+        "connect-error": httpx2.ConnectError("connection refused"),
+        "connect-timeout": httpx2.ConnectTimeout("timed out connecting"),
+        "pool-timeout": httpx2.PoolTimeout("no free connection"),
+        "read-timeout": httpx2.ReadTimeout("timed out reading"),
+        "write-timeout": httpx2.WriteTimeout("timed out writing"),
+        "read-error": httpx2.ReadError("connection reset by peer"),
+        "dropped": httpx2.RemoteProtocolError("server disconnected without a response"),
+    }.get(kind) or httpx2.Response(int(kind), json={"ok": False, "message": "نشد"})
 
 
 # -- reads --------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ async def test_services_after_503_with_retry_after_zero_is_sent_twice(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
     route = api.get("/services").mock(
-        side_effect=[httpx.Response(503, headers={"Retry-After": "0"}), OK_SERVICES]
+        side_effect=[httpx2.Response(503, headers={"Retry-After": "0"}), OK_SERVICES]
     )
     assert (await client.services()).total == 1
     assert route.call_count == 2
@@ -109,7 +109,7 @@ async def test_retries_stop_after_max_retries(api: respx.MockRouter, client: Asy
 
 @pytest.mark.parametrize("max_retries", [0, 1, 4])
 async def test_max_retries_is_honoured(api: respx.MockRouter, max_retries: int) -> None:
-    route = api.get("/services").mock(side_effect=httpx.ConnectError("refused"))
+    route = api.get("/services").mock(side_effect=httpx2.ConnectError("refused"))
     client = AsyncVoipano("t", max_retries=max_retries)
     with pytest.raises(APIConnectionError):
         await client.services()
@@ -121,9 +121,9 @@ async def test_downloads_are_retried_until_the_body_starts(
 ) -> None:
     route = api.get("/call-recordings/abc").mock(
         side_effect=[
-            httpx.ReadTimeout("slow"),
-            httpx.Response(502),
-            httpx.Response(200, content=b"RIFF"),
+            httpx2.ReadTimeout("slow"),
+            httpx2.Response(502),
+            httpx2.Response(200, content=b"RIFF"),
         ]
     )
     async with client.stream_call_recording("abc") as audio:
@@ -134,7 +134,7 @@ async def test_downloads_are_retried_until_the_body_starts(
 async def test_with_options_changes_retries_for_the_new_client_only(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
-    route = api.get("/services").mock(side_effect=httpx.ConnectError("refused"))
+    route = api.get("/services").mock(side_effect=httpx2.ConnectError("refused"))
     with pytest.raises(APIConnectionError):
         await client.with_options(max_retries=0).services()
     assert route.call_count == 1
@@ -157,7 +157,7 @@ async def test_charged_calls_are_sent_once_after_server_errors(
     answer: dict[str, Any],
     status: int,
 ) -> None:
-    route = api.post(path).mock(side_effect=[fail(str(status)), httpx.Response(200, json=answer)])
+    route = api.post(path).mock(side_effect=[fail(str(status)), httpx2.Response(200, json=answer)])
 
     with pytest.raises(APIError) as info:
         await getattr(client, method)(*args)
@@ -180,7 +180,7 @@ async def test_charged_calls_are_sent_once_when_the_request_may_have_arrived(
     answer: dict[str, Any],
     failure: str,
 ) -> None:
-    route = api.post(path).mock(side_effect=[fail(failure), httpx.Response(200, json=answer)])
+    route = api.post(path).mock(side_effect=[fail(failure), httpx2.Response(200, json=answer)])
 
     with pytest.raises(APIConnectionError) as info:
         await getattr(client, method)(*args)
@@ -193,7 +193,7 @@ async def test_charged_calls_are_sent_once_when_the_request_may_have_arrived(
 async def test_read_timeout_on_secure_call_is_sent_once(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
-    route = api.post("/secure-call").mock(side_effect=httpx.ReadTimeout("timed out"))
+    route = api.post("/secure-call").mock(side_effect=httpx2.ReadTimeout("timed out"))
     with pytest.raises(APITimeoutError) as info:
         await client.secure_call("09123456789", "09129876543")
     assert route.call_count == 1
@@ -211,7 +211,7 @@ async def test_charged_calls_are_resent_when_the_server_provably_did_not_act(
     answer: dict[str, Any],
     failure: str,
 ) -> None:
-    route = api.post(path).mock(side_effect=[fail(failure), httpx.Response(200, json=answer)])
+    route = api.post(path).mock(side_effect=[fail(failure), httpx2.Response(200, json=answer)])
 
     result = await getattr(client, method)(*args)
 
@@ -222,8 +222,8 @@ async def test_charged_calls_are_resent_when_the_server_provably_did_not_act(
 async def test_429_on_click_to_call_is_resent(api: respx.MockRouter, client: AsyncVoipano) -> None:
     route = api.post("/click-to-call").mock(
         side_effect=[
-            httpx.Response(429, headers={"Retry-After": "0"}),
-            httpx.Response(200, json=samples.CLICK_TO_CALL),
+            httpx2.Response(429, headers={"Retry-After": "0"}),
+            httpx2.Response(200, json=samples.CLICK_TO_CALL),
         ]
     )
     call = await client.click_to_call("09123456789", "02191010001")
@@ -234,7 +234,7 @@ async def test_429_on_click_to_call_is_resent(api: respx.MockRouter, client: Asy
 async def test_connection_never_made_is_not_flagged_as_placed(
     api: respx.MockRouter,
 ) -> None:
-    route = api.post("/call-otp").mock(side_effect=httpx.ConnectError("refused"))
+    route = api.post("/call-otp").mock(side_effect=httpx2.ConnectError("refused"))
     client = AsyncVoipano("t", max_retries=1)
     with pytest.raises(APIConnectionError) as info:
         await client.call_otp("09123456789")
@@ -250,7 +250,7 @@ async def test_retry_after_beyond_the_cap_raises_instead_of_sleeping(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
     route = api.get("/services").mock(
-        side_effect=[httpx.Response(429, headers={"Retry-After": "3600"}), OK_SERVICES]
+        side_effect=[httpx2.Response(429, headers={"Retry-After": "3600"}), OK_SERVICES]
     )
     with pytest.raises(RateLimitError) as info:
         await client.services()
@@ -261,7 +261,7 @@ async def test_retry_after_beyond_the_cap_raises_instead_of_sleeping(
 async def test_retry_after_as_http_date(api: respx.MockRouter, client: AsyncVoipano) -> None:
     route = api.get("/services").mock(
         side_effect=[
-            httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+            httpx2.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
             OK_SERVICES,
         ]
     )
@@ -274,10 +274,10 @@ async def test_cancellation_during_backoff_propagates_at_once(
 ) -> None:
     first_answer = anyio.Event()
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         first_answer.set()
         # Within the cap, so the client sleeps 30 s before trying again.
-        return httpx.Response(503, headers={"Retry-After": "30"})
+        return httpx2.Response(503, headers={"Retry-After": "30"})
 
     route = api.get("/services").mock(side_effect=answer)
 
@@ -306,7 +306,7 @@ def test_backoff_doubles_with_jitter_and_a_cap(monkeypatch: pytest.MonkeyPatch) 
 async def test_retries_are_logged_at_debug(
     api: respx.MockRouter, client: AsyncVoipano, caplog: pytest.LogCaptureFixture
 ) -> None:
-    api.get("/services").mock(side_effect=[httpx.Response(503), OK_SERVICES])
+    api.get("/services").mock(side_effect=[httpx2.Response(503), OK_SERVICES])
     with caplog.at_level(logging.DEBUG, logger="voipano_async"):
         await client.services()
     messages = [r.getMessage() for r in caplog.records if r.name == "voipano_async"]

@@ -7,7 +7,7 @@ import io
 import wave
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from voipano_async import (
@@ -229,7 +229,7 @@ async def test_rate_limit(sandbox: VoipanoSandbox) -> None:
 
 
 async def test_unknown_paths(sandbox: VoipanoSandbox) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox)) as http:
         missing = await http.get("http://s/api/v1/webservice/nothing")
         outside = await http.get("http://s/elsewhere")
         wrong_method = await http.get("http://s/api/v1/webservice/call-otp")
@@ -333,7 +333,7 @@ async def test_requests_outside_the_api_are_recorded(sandbox: VoipanoSandbox) ->
     client = AsyncVoipano(
         sandbox.token,
         base_url="https://sandbox.voipano.invalid/api/v2",
-        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox)),
+        http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox)),
     )
     with pytest.raises(NotFoundError):
         await client.services()

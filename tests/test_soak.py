@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from voipano_async import AsyncVoipano, VoipanoError
@@ -57,7 +57,7 @@ async def test_soak(tmp_path: Path) -> None:
     charged_ids: list[str] = []
 
     async with sandbox.serve() as base_url:
-        timeout = httpx.Timeout(READ_TIMEOUT, connect=5.0)
+        timeout = httpx2.Timeout(READ_TIMEOUT, connect=5.0)
         client = AsyncVoipano(sandbox.token, base_url=base_url, timeout=timeout)
         tasks_before = len(anyio.get_running_tasks())
 

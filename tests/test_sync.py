@@ -11,7 +11,7 @@ import wave
 from pathlib import Path
 
 import anyio
-import httpx
+import httpx2
 import pytest
 import respx
 
@@ -108,7 +108,7 @@ def test_errors_and_retries(sandbox: VoipanoSandbox, client: Voipano) -> None:
 def test_with_respx() -> None:
     with respx.mock(base_url=BASE_URL) as api:
         route = api.get("/services").mock(
-            side_effect=[httpx.Response(502), httpx.Response(200, json=samples.SERVICES)]
+            side_effect=[httpx2.Response(502), httpx2.Response(200, json=samples.SERVICES)]
         )
         otp = api.post("/call-otp").respond(500, json={"ok": False, "message": "x"})
         with Voipano("t0ken-abcdefgh") as client:

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
+import httpx2
 
 from . import _config
 from ._exceptions import VoipanoError
@@ -56,10 +56,10 @@ def _segment(value: str | CallReport, name: str) -> str:
     return encoded.replace(".", "%2E") if encoded in {".", ".."} else encoded
 
 
-def _check_base_url(base_url: str) -> httpx.URL:
+def _check_base_url(base_url: str) -> httpx2.URL:
     try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL as exc:
+        url = httpx2.URL(base_url)
+    except httpx2.InvalidURL as exc:
         raise VoipanoError(f"invalid base_url {base_url!r}: {exc}") from None
     if url.scheme == "https" and url.host:
         return url
@@ -77,7 +77,7 @@ class AsyncVoipano:
         token: The API token; defaults to the ``VOIPANO_TOKEN`` environment variable.
         base_url: The API base; defaults to ``VOIPANO_BASE_URL``, then
             ``https://voipano.com/api/v1/webservice``. Must be https, except on loopback.
-        timeout: HTTP timeout for API calls, seconds or an ``httpx.Timeout``
+        timeout: HTTP timeout for API calls, seconds or an ``httpx2.Timeout``
             (default: 5 s to connect, 30 s to read).
         download_timeout: HTTP timeout for recordings (default: 120 s between chunks).
         max_retries: Extra attempts for a failed request (default 2; 0 disables). Charged
@@ -85,7 +85,7 @@ class AsyncVoipano:
         max_concurrency: At most this many requests in flight across every task sharing
             the client (default: no cap beyond httpx's pool).
         proxy: A proxy URL. ``HTTPS_PROXY``/``NO_PROXY`` are honoured without it.
-        http_client: Your own ``httpx.AsyncClient``; used as given and never closed by us.
+        http_client: Your own ``httpx2.AsyncClient``; used as given and never closed by us.
         spend_limit: The most this client (and its ``with_options`` copies) may spend on
             charged calls, in credit units. A call whose price would pass it raises
             ``SpendLimitExceededError`` and is not sent. Default: no limit.
@@ -106,12 +106,12 @@ class AsyncVoipano:
         token: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float | httpx.Timeout = _config.DEFAULT_TIMEOUT,
-        download_timeout: float | httpx.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
+        timeout: float | httpx2.Timeout = _config.DEFAULT_TIMEOUT,
+        download_timeout: float | httpx2.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         max_retries: int = _config.DEFAULT_MAX_RETRIES,
         max_concurrency: int | None = None,
-        proxy: str | httpx.URL | httpx.Proxy | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        proxy: str | httpx2.URL | httpx2.Proxy | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         spend_limit: int | None = None,
         min_credit: int | None = None,
     ) -> None:
@@ -130,11 +130,11 @@ class AsyncVoipano:
             raise ValueError("pass proxy= to your own http_client, not to AsyncVoipano")
         owns = http_client is None
         if http_client is None:
-            http_client = httpx.AsyncClient(
+            http_client = httpx2.AsyncClient(
                 proxy=proxy,
                 timeout=to_timeout(timeout),
                 follow_redirects=False,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
             )
         for name, value in (("spend_limit", spend_limit), ("min_credit", min_credit)):
             if value is not None and (isinstance(value, bool) or value < 0):
@@ -168,7 +168,7 @@ class AsyncVoipano:
         return self._transport.max_retries
 
     @property
-    def timeout(self) -> httpx.Timeout:
+    def timeout(self) -> httpx2.Timeout:
         """The HTTP timeout for API calls."""
         return self._transport.timeout
 
@@ -192,8 +192,8 @@ class AsyncVoipano:
     def with_options(
         self,
         *,
-        timeout: float | httpx.Timeout = _UNSET,
-        download_timeout: float | httpx.Timeout = _UNSET,
+        timeout: float | httpx2.Timeout = _UNSET,
+        download_timeout: float | httpx2.Timeout = _UNSET,
         max_retries: int = _UNSET,
     ) -> AsyncVoipano:
         """A client with other settings that shares this one's connection pool.
@@ -282,7 +282,7 @@ class AsyncVoipano:
         call_source: str,
         call_destination: str,
         *,
-        timeout: int | None = None,
+        timeout: int | None = None,  # noqa: ASYNC109 (the vendor's ring time)
         limit: int | None = None,
         request_timeout: TimeoutTypes = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -315,7 +315,7 @@ class AsyncVoipano:
         call_source: str,
         call_destination: str,
         *,
-        timeout: int | None = None,
+        timeout: int | None = None,  # noqa: ASYNC109 (the vendor's ring time)
         limit: int | None = None,
         request_timeout: TimeoutTypes = None,
         extra_headers: Mapping[str, str] | None = None,

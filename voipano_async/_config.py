@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 __all__ = [
     "BACKOFF_CAP",
@@ -28,9 +28,9 @@ BASE_URL_ENV = "VOIPANO_BASE_URL"
 DEFAULT_BASE_URL = "https://voipano.com/api/v1/webservice"
 
 # A call setup can take a few seconds on the provider's side; connecting should not.
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, pool=10.0)
+DEFAULT_TIMEOUT = httpx2.Timeout(30.0, connect=5.0, pool=10.0)
 # Recordings can be large and slow to produce; allow long gaps between chunks.
-DEFAULT_DOWNLOAD_TIMEOUT = httpx.Timeout(120.0, connect=5.0, pool=10.0)
+DEFAULT_DOWNLOAD_TIMEOUT = httpx2.Timeout(120.0, connect=5.0, pool=10.0)
 
 DEFAULT_MAX_RETRIES = 2
 BACKOFF_INITIAL = 0.5

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 
 from ._converter import ShapeError, structure
 from ._exceptions import (
@@ -59,7 +59,7 @@ def _text(content: bytes) -> str:
 
 
 def decode_result(
-    response: httpx.Response, cl: type[T], *, charged: bool, redact: str | None = None
+    response: httpx2.Response, cl: type[T], *, charged: bool, redact: str | None = None
 ) -> T:
     """Turn a 2xx answer into ``cl``, or raise the error it carries.
 
@@ -179,15 +179,15 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        seconds = (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
     if math.isnan(seconds):
         return None
     return max(0.0, seconds) if math.isfinite(seconds) else math.inf
 
 
 def api_error(
-    response: httpx.Response,
+    response: httpx2.Response,
     body: object,
     *,
     may_have_been_placed: bool = False,

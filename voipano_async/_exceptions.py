@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 __all__ = [
     "APIConnectionError",
@@ -110,14 +110,14 @@ class APIError(VoipanoError):
         message: The server's message (Persian kept intact), or a description of the status.
         errors: Field errors, ``{"phone_number": ["..."]}``, empty when there were none.
         body: The decoded JSON body, or the (bounded) text when it was not JSON.
-        response: The ``httpx.Response`` (its body may be truncated to a bounded size).
+        response: The ``httpx2.Response`` (its body may be truncated to a bounded size).
     """
 
     status_code: int
     code: str | None
     errors: dict[str, list[str]]
     body: object
-    response: httpx.Response | None
+    response: httpx2.Response | None
 
     def __init__(
         self,
@@ -127,7 +127,7 @@ class APIError(VoipanoError):
         code: str | None = None,
         errors: Mapping[str, list[str]] | None = None,
         body: object = None,
-        response: httpx.Response | None = None,
+        response: httpx2.Response | None = None,
         may_have_been_placed: bool = False,
     ) -> None:
         super().__init__(message, may_have_been_placed=may_have_been_placed)

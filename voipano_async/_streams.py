@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
-import httpx
+import httpx2
 
 from . import _config
 from ._exceptions import APIConnectionError, APITimeoutError
@@ -94,11 +94,11 @@ class AudioStream:
         content_type: E.g. ``"audio/wav"``.
         content_length: The size in bytes, when the server says.
         charged: Credit charged for the download (``X-Billing-Charged``), when sent.
-        response: The underlying ``httpx.Response``.
+        response: The underlying ``httpx2.Response``.
     """
 
-    def __init__(self, response: httpx.Response, *, fallback_name: str) -> None:
-        self.response: httpx.Response = response
+    def __init__(self, response: httpx2.Response, *, fallback_name: str) -> None:
+        self.response: httpx2.Response = response
         headers = response.headers
         self.filename: str = safe_filename(headers.get("content-disposition"), fallback_name)
         self.content_type: str | None = headers.get("content-type")
@@ -123,9 +123,9 @@ class AudioStream:
             async with aclosing(iter_chunks(self.response, chunk_size)) as chunks:
                 async for chunk in chunks:
                     yield chunk
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise APITimeoutError(f"the download of {self.filename} timed out: {exc}") from exc
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise APIConnectionError(
                 f"the download of {self.filename} broke off: {exc or type(exc).__name__}"
             ) from exc

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio.from_thread
-import httpx
+import httpx2
 
 from . import _config
 from ._client import _UNSET, AsyncVoipano
@@ -173,12 +173,12 @@ class Voipano:
         token: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float | httpx.Timeout = _config.DEFAULT_TIMEOUT,
-        download_timeout: float | httpx.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
+        timeout: float | httpx2.Timeout = _config.DEFAULT_TIMEOUT,
+        download_timeout: float | httpx2.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         max_retries: int = _config.DEFAULT_MAX_RETRIES,
         max_concurrency: int | None = None,
-        proxy: str | httpx.URL | httpx.Proxy | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        proxy: str | httpx2.URL | httpx2.Proxy | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         spend_limit: int | None = None,
         min_credit: int | None = None,
     ) -> None:
@@ -218,7 +218,7 @@ class Voipano:
         return self._async.max_retries
 
     @property
-    def timeout(self) -> httpx.Timeout:
+    def timeout(self) -> httpx2.Timeout:
         """The HTTP timeout for API calls."""
         return self._async.timeout
 
@@ -238,8 +238,8 @@ class Voipano:
     def with_options(
         self,
         *,
-        timeout: float | httpx.Timeout = _UNSET,
-        download_timeout: float | httpx.Timeout = _UNSET,
+        timeout: float | httpx2.Timeout = _UNSET,
+        download_timeout: float | httpx2.Timeout = _UNSET,
         max_retries: int = _UNSET,
     ) -> Voipano:
         """A client with other settings sharing this one's connection pool and loop."""

@@ -19,11 +19,11 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import anyio
 import attrs
-import httpx
+import httpx2
 
 from . import _config
 from ._envelope import api_error, decode_error_body, decode_result, parse_retry_after
@@ -57,18 +57,18 @@ logger = logging.getLogger("voipano_async")
 
 USER_AGENT = f"voipano-async/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"
 
-TimeoutTypes = float | httpx.Timeout | None
+TimeoutTypes = float | httpx2.Timeout | None
 
 
-def to_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
-    return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
+def to_timeout(value: float | httpx2.Timeout) -> httpx2.Timeout:
+    return value if isinstance(value, httpx2.Timeout) else httpx2.Timeout(value)
 
 
 @attrs.frozen
 class RequestOptions:
     """What a caller may add to one request: ``request_timeout=``, ``extra_*=``."""
 
-    timeout: httpx.Timeout | None = None
+    timeout: httpx2.Timeout | None = None
     headers: Mapping[str, str] | None = None
     query: Mapping[str, Any] | None = None
     body: Mapping[str, Any] | None = None
@@ -129,7 +129,7 @@ class Pool:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         *,
         owns_http: bool,
         max_concurrency: int | None,
@@ -189,26 +189,26 @@ class Pool:
                 await self.http.aclose()
 
 
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError)
 # Failures that would repeat identically on a second attempt.
-_PERMANENT = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+_PERMANENT = (httpx2.UnsupportedProtocol, httpx2.LocalProtocolError)
 
 
-def _describe_failure(exc: httpx.TransportError) -> tuple[type[APIConnectionError], bool, str]:
+def _describe_failure(exc: httpx2.TransportError) -> tuple[type[APIConnectionError], bool, str]:
     """(error class, whether the request may have reached the server, short reason)."""
-    if isinstance(exc, httpx.LocalProtocolError):
+    if isinstance(exc, httpx2.LocalProtocolError):
         return APIConnectionError, False, "invalid request"
-    if isinstance(exc, httpx.ConnectTimeout):
+    if isinstance(exc, httpx2.ConnectTimeout):
         return APITimeoutError, False, "connect timeout"
-    if isinstance(exc, httpx.PoolTimeout):
+    if isinstance(exc, httpx2.PoolTimeout):
         return APITimeoutError, False, "pool timeout"
     if isinstance(exc, _NOT_SENT):
         return APIConnectionError, False, "connection failed"
-    if isinstance(exc, httpx.UnsupportedProtocol):
+    if isinstance(exc, httpx2.UnsupportedProtocol):
         return APIConnectionError, False, "unsupported protocol"
-    if isinstance(exc, httpx.ReadTimeout):
+    if isinstance(exc, httpx2.ReadTimeout):
         return APITimeoutError, True, "read timeout"
-    if isinstance(exc, httpx.WriteTimeout):
+    if isinstance(exc, httpx2.WriteTimeout):
         return APITimeoutError, True, "write timeout"
     return APIConnectionError, True, "connection dropped"
 
@@ -219,26 +219,26 @@ def backoff_delay(attempt: int) -> float:
     return delay * (1 - 0.25 * random.random())
 
 
-async def _close(response: httpx.Response) -> None:
+async def _close(response: httpx2.Response) -> None:
     with anyio.CancelScope(shield=True):
         await response.aclose()
 
 
 def iter_chunks(
-    response: httpx.Response, chunk_size: int | None = None
+    response: httpx2.Response, chunk_size: int | None = None
 ) -> AsyncGenerator[bytes, None]:
     """The body's chunks, as a generator that ``aclosing`` can close when we stop early."""
-    return cast("AsyncGenerator[bytes, None]", response.aiter_bytes(chunk_size))
+    return response.aiter_bytes(chunk_size)
 
 
-def with_body(response: httpx.Response, content: bytes) -> httpx.Response:
+def with_body(response: httpx2.Response, content: bytes) -> httpx2.Response:
     """A copy of a (closed) response carrying the bounded body we read, for error objects."""
     headers = [
         (name, value)
         for name, value in response.headers.multi_items()
         if name.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
     ]
-    return httpx.Response(
+    return httpx2.Response(
         response.status_code,
         headers=headers,
         content=content,
@@ -247,7 +247,7 @@ def with_body(response: httpx.Response, content: bytes) -> httpx.Response:
     )
 
 
-async def read_bounded(response: httpx.Response, limit: int) -> bytes:
+async def read_bounded(response: httpx2.Response, limit: int) -> bytes:
     """Read at most ``limit`` bytes of the body, then close the response."""
     chunks: list[bytes] = []
     size = 0
@@ -258,7 +258,7 @@ async def read_bounded(response: httpx.Response, limit: int) -> bytes:
                 size += len(chunk)
                 if size >= limit:
                     break
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         pass  # an error body that broke off is still worth what arrived
     finally:
         await _close(response)
@@ -272,10 +272,10 @@ class Transport:
         self,
         *,
         token: Secret[str],
-        base_url: httpx.URL,
+        base_url: httpx2.URL,
         pool: Pool,
-        timeout: httpx.Timeout,
-        download_timeout: httpx.Timeout,
+        timeout: httpx2.Timeout,
+        download_timeout: httpx2.Timeout,
         max_retries: int,
     ) -> None:
         self.token = token
@@ -323,7 +323,7 @@ class Transport:
     ) -> StreamHandle:
         """Open a GET whose body the caller streams; close it with ``StreamHandle.aclose``."""
         slot = await self.pool.acquire()
-        response: httpx.Response | None = None
+        response: httpx2.Response | None = None
         try:
             response = await self._send("GET", path, params=params, options=options, stream=True)
             await self._refuse_json_instead_of_audio(response)
@@ -334,7 +334,7 @@ class Transport:
             raise
         return StreamHandle(response, self.pool, slot, self.pool.hold_for_stream(slot))
 
-    async def _refuse_json_instead_of_audio(self, response: httpx.Response) -> None:
+    async def _refuse_json_instead_of_audio(self, response: httpx2.Response) -> None:
         """A download answered with JSON (``ok: false`` on HTTP 200) is an error, not audio."""
         content_type = response.headers.get("content-type", "")
         if not content_type.split(";")[0].strip().lower().endswith("json"):
@@ -358,7 +358,7 @@ class Transport:
                 "'async with AsyncVoipano() as client:')"
             )
 
-    def _target(self, url: httpx.URL) -> str:
+    def _target(self, url: httpx2.URL) -> str:
         """How a URL appears in logs and messages: API paths relative, phones masked."""
         if (url.scheme, url.host, url.port) == self._origin:
             path = url.raw_path.decode("ascii", "replace")
@@ -376,8 +376,8 @@ class Transport:
         params: Mapping[str, Any] | None,
         json: Mapping[str, Any] | None,
         options: RequestOptions,
-        timeout: httpx.Timeout,
-    ) -> httpx.Request:
+        timeout: httpx2.Timeout,
+    ) -> httpx2.Request:
         if options.query:
             params = {**(params or {}), **options.query}
         if options.body is not None and json is not None:
@@ -394,7 +394,7 @@ class Transport:
             timeout=options.timeout or timeout,
         )
 
-    def _authorize(self, request: httpx.Request, options: RequestOptions) -> None:
+    def _authorize(self, request: httpx2.Request, options: RequestOptions) -> None:
         """Set our headers; the token goes only to the configured API host."""
         url = request.url
         request.headers.update(self._headers)
@@ -415,7 +415,7 @@ class Transport:
         charged: bool = False,
         options: RequestOptions = NO_OPTIONS,
         stream: bool = False,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         timeout = self.download_timeout if stream else self.timeout
         attempt = 0
         while True:
@@ -436,7 +436,7 @@ class Transport:
                     try:
                         # Reading to the end also closes the response.
                         await response.aread()
-                    except httpx.DecodingError as exc:
+                    except httpx2.DecodingError as exc:
                         await _close(response)
                         raise UnexpectedResponseError(
                             f"the answer to {method} {self._target(request.url)} "
@@ -448,7 +448,7 @@ class Transport:
                     except BaseException:
                         await _close(response)
                         raise
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 target = self._target(request.url)
                 error_cls, maybe_sent, reason = _describe_failure(exc)
                 retry = (
@@ -506,8 +506,8 @@ class Transport:
             raise error
 
     async def _send_following_redirects(
-        self, request: httpx.Request, options: RequestOptions
-    ) -> httpx.Response:
+        self, request: httpx2.Request, options: RequestOptions
+    ) -> httpx2.Response:
         """Send, following GET redirects ourselves so the token never leaves the API host."""
         http = self.pool.http
         for _ in range(_config.MAX_REDIRECTS + 1):
@@ -567,7 +567,7 @@ class StreamHandle:
     """An open streaming response and the concurrency slot it holds."""
 
     def __init__(
-        self, response: httpx.Response, pool: Pool, slot: object | None, task: int | None
+        self, response: httpx2.Response, pool: Pool, slot: object | None, task: int | None
     ) -> None:
         self.response = response
         self._pool = pool

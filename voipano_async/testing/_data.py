@@ -32,7 +32,7 @@ ENDPOINT_NUMBER = "02191010001"
 SAMPLE_CDR_ID = "67bc8ea2f8f8a7d1287995f1"
 SAMPLE_VOICEMAIL_ID = "1739558127.155"
 ALLOWED_CONTEXTS = ["voicemail-02191010001", "voicemail-user-15"]
-_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _DISPOSITIONS = ["ANSWERED", "ANSWERED", "ANSWERED", "NO ANSWER", "BUSY", "FAILED"]
 
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote
 
 import anyio
 import attrs
-import httpx
+import httpx2
 
 from voipano_async import AsyncVoipano, Voipano
 from voipano_async._config import PUBLISHED_PRICES
@@ -167,7 +167,7 @@ class VoipanoSandbox:
         timeouts are honoured: a slow answer raises ``APITimeoutError`` as it would over
         the network.
         """
-        http = httpx.AsyncClient(transport=InProcessTransport(self))
+        http = httpx2.AsyncClient(transport=InProcessTransport(self))
         options.setdefault("token", self.token)
         return AsyncVoipano(base_url=IN_PROCESS_URL, http_client=http, **options)
 
@@ -176,7 +176,7 @@ class VoipanoSandbox:
 
         Close it (``with`` or ``close()``): it runs an event-loop thread.
         """
-        http = httpx.AsyncClient(transport=InProcessTransport(self))
+        http = httpx2.AsyncClient(transport=InProcessTransport(self))
         options.setdefault("token", self.token)
         return Voipano(base_url=IN_PROCESS_URL, http_client=http, **options)
 
@@ -419,7 +419,7 @@ class VoipanoSandbox:
             source=source,
             destination=destination,
             has_recording=has_recording,
-            started=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+            started=dt.datetime.now(dt.UTC).replace(microsecond=0),
             **extra,
         )
         self.reports.insert(0, report)
@@ -650,24 +650,24 @@ class _QuietDrops(logging.Filter):
         return not isinstance(exc, DroppedConnection)
 
 
-class InProcessTransport(httpx.AsyncBaseTransport):
+class InProcessTransport(httpx2.AsyncBaseTransport):
     """Sends requests straight into the sandbox app, the way the network would answer.
 
-    Injected dropped connections become ``httpx.RemoteProtocolError`` and an answer
-    slower than the request's read timeout becomes ``httpx.ReadTimeout``, as over a socket.
+    Injected dropped connections become ``httpx2.RemoteProtocolError`` and an answer
+    slower than the request's read timeout becomes ``httpx2.ReadTimeout``, as over a socket.
     """
 
     def __init__(self, sandbox: VoipanoSandbox) -> None:
-        self._asgi = httpx.ASGITransport(app=sandbox)
+        self._asgi = httpx2.ASGITransport(app=sandbox)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         timeout = request.extensions.get("timeout", {}).get("read")
         try:
             with anyio.fail_after(timeout):
                 return await self._asgi.handle_async_request(request)
         except DroppedConnection as exc:
-            raise httpx.RemoteProtocolError(
+            raise httpx2.RemoteProtocolError(
                 "server disconnected without sending a complete response", request=request
             ) from exc
         except TimeoutError as exc:
-            raise httpx.ReadTimeout("timed out waiting for the answer", request=request) from exc
+            raise httpx2.ReadTimeout("timed out waiting for the answer", request=request) from exc
