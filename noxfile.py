@@ -1,9 +1,9 @@
-"""Sessions: tests on Python 3.10-3.13 (asyncio and trio), lint, typecheck, docs.
+"""Sessions: tests on Python 3.11-3.14 (asyncio and trio), lint, typecheck, docs, floors.
 
 Run everything with ``nox``. Interpreters are found on PATH; where pyenv is installed,
 every CPython it has is made visible (through ``PYENV_VERSION``) without naming versions
-here. A Python that is not installed is skipped, so ``nox`` also works on a machine with a
-single Python.
+here. A Python that is not installed is skipped, and the sessions that need only one Python
+run on the one running nox, so ``nox`` also works on a machine with a single Python.
 """
 
 from __future__ import annotations
@@ -12,13 +12,24 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
+from pathlib import Path
 
 import nox
 
-PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-TEST_DEPS = ["pytest", "pytest-asyncio", "respx", "trio", "hypothesis", "fastapi", "aiohttp"]
+PYTHONS = ["3.11", "3.12", "3.13", "3.14"]
+TEST_DEPS = [
+    "pytest",
+    "pytest-asyncio",
+    "respx",
+    "trustme",
+    "trio",
+    "hypothesis",
+    "fastapi",
+    "aiohttp",
+]
 
-nox.options.sessions = ["tests", "quickstart", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "floors", "quickstart", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
@@ -60,23 +71,47 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-m", "not slow and not built_docs", *session.posargs)
 
 
-@nox.session(python=PYTHONS[-1])
+def _floors() -> list[str]:
+    """``name==lowest`` for every runtime dependency (extras included) in pyproject.toml."""
+    project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    wanted = [*project["dependencies"], *extras["cli"], *extras["sandbox"]]
+    pins = {}
+    for requirement in wanted:
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*).*", requirement)
+        if match is None:
+            raise ValueError(f"no floor (>=) in the requirement {requirement!r}")
+        pins[match[1].lower()] = match[2]
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
+@nox.session
+def floors(session: nox.Session) -> None:
+    """The suite on the lowest versions pyproject.toml allows, so every floor is one seen to pass."""
+    constraints = Path(session.create_tmp()) / "floors.txt"
+    constraints.write_text("\n".join(_floors()) + "\n", encoding="utf-8")
+    session.install("-c", str(constraints), ".[cli,sandbox]", *TEST_DEPS)
+    session.run("python", "-m", "pip", "list")
+    session.run("pytest", "-m", "not slow and not built_docs", "-q", *session.posargs)
+
+
+@nox.session
 def quickstart(session: nox.Session) -> None:
     """The README's first command, in a fresh virtualenv, as a new user runs it."""
     session.install(".[cli,sandbox]", *TEST_DEPS)
     session.run("pytest", "-m", "slow", *session.posargs)
 
 
-@nox.session(python=PYTHONS[-1])
+@nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks, side by side with raw httpx and pydantic (`-- --quick` for a smoke run)."""
+    """The benchmarks, side by side with raw httpx2 and pydantic (`-- --quick` for a smoke run)."""
     session.install(".[sandbox]", "pydantic>=2")
     session.run(
         "python", "benchmarks/run_all.py", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": ""}
     )
 
 
-@nox.session(python=PYTHONS[-1])
+@nox.session
 def soak(session: nox.Session) -> None:
     """The long soak: thousands of calls under injected faults; figures to benchmarks/results."""
     session.install(".[cli,sandbox]", *TEST_DEPS)
@@ -93,7 +128,7 @@ def soak(session: nox.Session) -> None:
     )
 
 
-@nox.session(python=PYTHONS[-1])
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff")
@@ -101,7 +136,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python=PYTHONS[-1])
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, and pyright's check of the public types."""
     session.install(".[cli,sandbox]", "mypy", "pyright[nodejs]", *TEST_DEPS)
@@ -109,7 +144,7 @@ def typecheck(session: nox.Session) -> None:
     session.run("pyright", "--verifytypes", "voipano_async", "--ignoreexternal")
 
 
-@nox.session(python=PYTHONS[-1])
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site, failing on any warning; check the Persian page."""
     session.install(

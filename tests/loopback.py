@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.streams.tls import TLSListener
 
 # A handler gets the request head (request line and headers, as text) and the stream to
 # write its answer to; the connection is closed after each answer.
@@ -28,13 +31,22 @@ def head(
 
 
 @asynccontextmanager
-async def serve(handler: Handler) -> AsyncIterator[tuple[str, list[str]]]:
-    """Serve on 127.0.0.1; yields the base URL and the list of request heads received."""
-    received: list[str] = []
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+async def serve(
+    handler: Handler, *, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """Serve on 127.0.0.1; yields the base URL and the list of request heads received.
 
-    async def handle(stream: anyio.abc.SocketStream) -> None:
+    With ``tls``, the server speaks HTTPS and the URL names ``localhost``.
+    """
+    received: list[str] = []
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+    listener: anyio.abc.Listener[Any] = (
+        tcp if tls is None else TLSListener(tcp, tls, standard_compatible=False)
+    )
+    origin = f"http://127.0.0.1:{port}" if tls is None else f"https://localhost:{port}"
+
+    async def handle(stream: Any) -> None:
         async with stream:
             buffered = BufferedByteReceiveStream(stream)
             try:
@@ -56,6 +68,6 @@ async def serve(handler: Handler) -> AsyncIterator[tuple[str, list[str]]]:
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, handle)
         try:
-            yield f"http://127.0.0.1:{port}", received
+            yield origin, received
         finally:
             tg.cancel_scope.cancel()

@@ -61,3 +61,15 @@ def test_the_main_job_runs_on_a_fresh_machine(tmp_path: Path) -> None:
     recordings = list((harvest / "recordings").glob("*.wav"))
     assert len(recordings) == sum(json.loads(line)["has_recording"] for line in reports)
     assert "failures    0" in result.stderr
+    # The package runs on httpx2 alone: the legacy httpx/httpcore are not installed.
+    listed = subprocess.run(
+        [str(bin_dir / "python"), "-m", "pip", "list", "--format=json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    installed = {item["name"].lower() for item in json.loads(listed.stdout)}
+    assert {"voipano-async", "httpx2", "httpcore2"} <= installed
+    assert not installed & {"httpx", "httpcore"}, sorted(installed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +32,8 @@ from ._transport import (
     Secret,
     TimeoutTypes,
     Transport,
+    describe_type,
+    is_legacy_httpx,
     is_loopback,
     make_options,
     to_timeout,
@@ -70,6 +73,49 @@ def _check_base_url(base_url: str) -> httpx2.URL:
     )
 
 
+def _check_http_client(value: object) -> None:
+    if value is None or isinstance(value, httpx2.AsyncClient):
+        return
+    if is_legacy_httpx(value):
+        hint = (
+            "it is a legacy httpx client, and voipano-async runs on httpx2: build an "
+            "httpx2.AsyncClient with the same settings (import httpx2; the API is the same)"
+        )
+    elif isinstance(value, httpx2.Client):
+        hint = (
+            "it is a blocking client: pass an httpx2.AsyncClient (the blocking Voipano "
+            "client also takes one and runs it on its own event loop)"
+        )
+    else:
+        hint = "pass an httpx2.AsyncClient, or nothing to let the client make its own"
+    raise TypeError(
+        f"http_client must be an httpx2.AsyncClient, not {describe_type(value)}: {hint}"
+    )
+
+
+def _check_proxy(value: object) -> None:
+    if value is None or isinstance(value, str | httpx2.URL | httpx2.Proxy):
+        return
+    hint = (
+        " (a legacy httpx object: pass the proxy URL as a string, or an httpx2.Proxy)"
+        if is_legacy_httpx(value)
+        else ""
+    )
+    raise TypeError(
+        f"proxy must be a URL string, an httpx2.URL or an httpx2.Proxy, "
+        f"not {describe_type(value)}{hint}"
+    )
+
+
+def _check_verify(value: object) -> None:
+    if isinstance(value, bool | ssl.SSLContext):
+        return
+    raise TypeError(
+        "verify must be True, False or an ssl.SSLContext "
+        f"(ssl.create_default_context(cafile=...) for a CA bundle), not {describe_type(value)}"
+    )
+
+
 class AsyncVoipano:
     """The async client for the Voipano webservice.
 
@@ -86,14 +132,22 @@ class AsyncVoipano:
             the client (default: no cap beyond httpx's pool).
         proxy: A proxy URL. ``HTTPS_PROXY``/``NO_PROXY`` are honoured without it.
         http_client: Your own ``httpx2.AsyncClient``; used as given and never closed by us.
+            Anything else (a legacy ``httpx.AsyncClient``, a blocking ``httpx2.Client``)
+            is refused with a ``TypeError``.
         spend_limit: The most this client (and its ``with_options`` copies) may spend on
             charged calls, in credit units. A call whose price would pass it raises
             ``SpendLimitExceededError`` and is not sent. Default: no limit.
         min_credit: Refuse charged calls once the account's last reported
             ``remaining_credit`` is below this. Default: no floor.
+        verify: How to verify the server's TLS certificate: ``True`` (the default) trusts
+            the operating system's CA certificates (``SSL_CERT_FILE``/``SSL_CERT_DIR``
+            first); an ``ssl.SSLContext`` such as
+            ``ssl.create_default_context(cafile="corp-ca.pem")`` trusts what it holds.
 
     Raises:
         VoipanoError: No token was given or found, or ``base_url`` is not acceptable.
+        TypeError: An argument has the wrong type (a legacy ``httpx`` object, say).
+        ValueError: An argument is out of range.
 
     Example:
         >>> async with AsyncVoipano() as client:
@@ -114,7 +168,10 @@ class AsyncVoipano:
         http_client: httpx2.AsyncClient | None = None,
         spend_limit: int | None = None,
         min_credit: int | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        # Every argument is checked before anything is allocated: a constructor that
+        # raises leaves nothing open behind it.
         token = (token if token is not None else os.environ.get(_config.TOKEN_ENV, "")).strip()
         if not token:
             raise VoipanoError(
@@ -123,22 +180,34 @@ class AsyncVoipano:
         url = _check_base_url(
             base_url or os.environ.get(_config.BASE_URL_ENV) or _config.DEFAULT_BASE_URL
         )
+        api_timeout = to_timeout(timeout)
+        stream_timeout = to_timeout(download_timeout, "download_timeout")
         _check_retries(max_retries)
-        if max_concurrency is not None and max_concurrency < 1:
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
+        ):
             raise ValueError("max_concurrency must be at least 1")
-        if http_client is not None and proxy is not None:
-            raise ValueError("pass proxy= to your own http_client, not to AsyncVoipano")
+        for name, value in (("spend_limit", spend_limit), ("min_credit", min_credit)):
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise ValueError(f"{name} must be a number of credit units, 0 or more")
+        _check_http_client(http_client)
+        _check_proxy(proxy)
+        _check_verify(verify)
+        if http_client is not None and (proxy is not None or verify is not True):
+            raise ValueError(
+                "pass proxy= and verify= to your own http_client, not to AsyncVoipano"
+            )
         owns = http_client is None
         if http_client is None:
             http_client = httpx2.AsyncClient(
                 proxy=proxy,
-                timeout=to_timeout(timeout),
+                verify=verify,
+                timeout=api_timeout,
                 follow_redirects=False,
                 limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
             )
-        for name, value in (("spend_limit", spend_limit), ("min_credit", min_credit)):
-            if value is not None and (isinstance(value, bool) or value < 0):
-                raise ValueError(f"{name} must be a number of credit units, 0 or more")
         pool = Pool(
             http_client,
             owns_http=owns,
@@ -149,8 +218,8 @@ class AsyncVoipano:
             token=Secret(token),
             base_url=url,
             pool=pool,
-            timeout=to_timeout(timeout),
-            download_timeout=to_timeout(download_timeout),
+            timeout=api_timeout,
+            download_timeout=stream_timeout,
             max_retries=max_retries,
         )
         self._owns_pool = True
@@ -187,6 +256,8 @@ class AsyncVoipano:
         return self._transport.closed or self._transport.pool.closed
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_transport"):  # the constructor raised
+            return "<AsyncVoipano (not initialised)>"
         return f"AsyncVoipano(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
     def with_options(
@@ -215,7 +286,7 @@ class AsyncVoipano:
             download_timeout=(
                 old.download_timeout
                 if download_timeout is _UNSET
-                else to_timeout(download_timeout)
+                else to_timeout(download_timeout, "download_timeout")
             ),
             max_retries=old.max_retries if max_retries is _UNSET else max_retries,
         )

@@ -8,6 +8,7 @@ errors, paging and the no-double-charge rules are the same code as in ``AsyncVoi
 from __future__ import annotations
 
 import concurrent.futures
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -181,6 +182,7 @@ class Voipano:
         http_client: httpx2.AsyncClient | None = None,
         spend_limit: int | None = None,
         min_credit: int | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._async = AsyncVoipano(
             token,
@@ -193,6 +195,7 @@ class Voipano:
             http_client=http_client,
             spend_limit=spend_limit,
             min_credit=min_credit,
+            verify=verify,
         )
         self._runner = _Runner()
         self._owns_runner = True
@@ -233,6 +236,8 @@ class Voipano:
         return self._async.is_closed or self._runner.closed
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_runner"):  # the constructor raised
+            return "<Voipano (not initialised)>"
         return f"Voipano(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
     def with_options(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import ssl
 import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
@@ -39,15 +40,20 @@ from ._spend import SpendGuard
 from ._version import __version__
 
 __all__ = [
+    "CERTIFICATE_HELP",
     "Pool",
     "RequestOptions",
     "Secret",
     "StreamHandle",
     "Transport",
     "backoff_delay",
+    "certificate_failure",
+    "describe_type",
+    "is_legacy_httpx",
     "is_loopback",
     "iter_chunks",
     "make_options",
+    "to_timeout",
 ]
 
 T = TypeVar("T")
@@ -60,8 +66,34 @@ USER_AGENT = f"voipano-async/{__version__} python/{'.'.join(map(str, sys.version
 TimeoutTypes = float | httpx2.Timeout | None
 
 
-def to_timeout(value: float | httpx2.Timeout) -> httpx2.Timeout:
-    return value if isinstance(value, httpx2.Timeout) else httpx2.Timeout(value)
+def describe_type(value: object) -> str:
+    kind = type(value)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def is_legacy_httpx(value: object) -> bool:
+    """Whether ``value`` comes from the legacy ``httpx``/``httpcore`` 0.x/1.x packages."""
+    return type(value).__module__.split(".")[0] in {"httpx", "httpcore"}
+
+
+def to_timeout(value: float | httpx2.Timeout, name: str = "timeout") -> httpx2.Timeout:
+    """Seconds or an ``httpx2.Timeout``; anything else is refused with a clear ``TypeError``."""
+    if isinstance(value, httpx2.Timeout):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
+        return httpx2.Timeout(value)
+    hint = (
+        " (a legacy httpx object: voipano-async runs on httpx2; pass httpx2.Timeout(...))"
+        if is_legacy_httpx(value)
+        else ""
+    )
+    raise TypeError(
+        f"{name} must be a number of seconds or an httpx2.Timeout, "
+        f"not {describe_type(value)}{hint}"
+    )
 
 
 @attrs.frozen
@@ -92,7 +124,9 @@ def make_options(
             "and only to the configured API host"
         )
     return RequestOptions(
-        timeout=None if request_timeout is None else to_timeout(request_timeout),
+        timeout=None
+        if request_timeout is None
+        else to_timeout(request_timeout, "request_timeout"),
         headers=extra_headers or None,
         query=extra_query or None,
         body=extra_body or None,
@@ -194,8 +228,34 @@ _NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, htt
 _PERMANENT = (httpx2.UnsupportedProtocol, httpx2.LocalProtocolError)
 
 
+CERTIFICATE_HELP = (
+    "the server's TLS certificate could not be verified ({detail}). voipano-async trusts "
+    "the operating system's CA certificates: install them (Debian/Ubuntu: apt-get install "
+    "ca-certificates), or, behind a TLS-inspecting proxy, set SSL_CERT_FILE (or "
+    "SSL_CERT_DIR) to a bundle holding its CA, or pass "
+    "verify=ssl.create_default_context(cafile=...) (the CLI: --ca-bundle)"
+)
+
+
+def certificate_failure(exc: BaseException) -> str | None:
+    """The reason, when ``exc`` (or what caused it) is a failed certificate verification."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or str(current)
+        if "CERTIFICATE_VERIFY_FAILED" in str(current):
+            text = str(current)
+            return text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _describe_failure(exc: httpx2.TransportError) -> tuple[type[APIConnectionError], bool, str]:
     """(error class, whether the request may have reached the server, short reason)."""
+    if isinstance(exc, httpx2.ConnectError) and certificate_failure(exc) is not None:
+        return APIConnectionError, False, "TLS certificate not trusted"
     if isinstance(exc, httpx2.LocalProtocolError):
         return APIConnectionError, False, "invalid request"
     if isinstance(exc, httpx2.ConnectTimeout):
@@ -451,10 +511,12 @@ class Transport:
             except httpx2.TransportError as exc:
                 target = self._target(request.url)
                 error_cls, maybe_sent, reason = _describe_failure(exc)
+                untrusted = certificate_failure(exc)
                 retry = (
                     attempt <= self.max_retries
                     and not (maybe_sent and charged)
                     and not isinstance(exc, _PERMANENT)
+                    and untrusted is None
                 )
                 logger.info(
                     "%s %s failed: %s (%.3fs, attempt %d)",
@@ -469,6 +531,8 @@ class Transport:
                     continue
                 placed = charged and maybe_sent
                 detail = self._redact(str(exc) or type(exc).__name__)
+                if untrusted is not None:
+                    detail = CERTIFICATE_HELP.format(detail=self._redact(untrusted))
                 raise error_cls(
                     f"{reason} on {method} {target}: {detail}", may_have_been_placed=placed
                 ) from exc

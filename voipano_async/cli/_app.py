@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -52,6 +53,7 @@ class Settings:
     sandbox_latency: float
     verbose: int
     quiet: bool
+    ca_bundle: str | None = None
 
     def client(self) -> AsyncVoipano:
         if self.sandbox:
@@ -63,9 +65,24 @@ class Settings:
                 "no API token: pass --token or set VOIPANO_TOKEN (or try --sandbox)"
             )
         try:
-            return AsyncVoipano(self.token, base_url=self.base_url)
+            return AsyncVoipano(self.token, base_url=self.base_url, verify=self._verify())
         except VoipanoError as exc:
             raise click.UsageError(str(exc)) from None
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        """The CA certificates to trust: --ca-bundle's file or directory, else the system's."""
+        if not self.ca_bundle:
+            return True
+        path = Path(self.ca_bundle)
+        try:
+            if path.is_dir():
+                return ssl.create_default_context(capath=str(path))
+            return ssl.create_default_context(cafile=str(path))
+        except (OSError, ssl.SSLError) as exc:
+            raise click.BadParameter(
+                f"cannot load CA certificates from {self.ca_bundle!r}: {exc}",
+                param_hint="--ca-bundle",
+            ) from None
 
 
 class _RateColumn(ProgressColumn):
@@ -224,6 +241,13 @@ pass_settings = click.make_pass_decorator(Settings)
     is_flag=True,
     help="Use an in-process sandbox with seeded data instead of the real service.",
 )
+@click.option(
+    "--ca-bundle",
+    envvar="VOIPANO_CA_BUNDLE",
+    type=click.Path(exists=True, readable=True),
+    help="Trust the CA certificates in this PEM file or directory instead of the system's "
+    "(a TLS-inspecting proxy's CA, say) [env: VOIPANO_CA_BUNDLE].",
+)
 @click.option("--sandbox-latency", type=float, default=0.0, hidden=True)
 @click.option("-v", "--verbose", count=True, help="Log each request (-vv: and retries).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries.")
@@ -234,6 +258,7 @@ def cli(
     token: str | None,
     base_url: str | None,
     sandbox: bool,
+    ca_bundle: str | None,
     sandbox_latency: float,
     verbose: int,
     quiet: bool,
@@ -250,7 +275,7 @@ def cli(
         logger = logging.getLogger("voipano_async")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
-    ctx.obj = Settings(token, base_url, sandbox, sandbox_latency, verbose, quiet)
+    ctx.obj = Settings(token, base_url, sandbox, sandbox_latency, verbose, quiet, ca_bundle)
 
 
 @cli.command()
