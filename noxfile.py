@@ -87,7 +87,7 @@ def _floors() -> list[str]:
 
 @nox.session
 def floors(session: nox.Session) -> None:
-    """The suite on the lowest versions pyproject.toml allows, so every floor is one seen to pass."""
+    """The suite on the lowest versions pyproject.toml allows: every floor is seen to pass."""
     constraints = Path(session.create_tmp()) / "floors.txt"
     constraints.write_text("\n".join(_floors()) + "\n", encoding="utf-8")
     session.install("-c", str(constraints), ".[cli,sandbox]", *TEST_DEPS)
