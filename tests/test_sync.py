@@ -211,3 +211,68 @@ def test_the_two_clients_have_the_same_methods_and_signatures() -> None:
     assert _parameters(AsyncVoipano.__init__) == _parameters(Voipano.__init__)
     for prop in ("base_url", "max_retries", "timeout", "is_closed"):
         assert isinstance(getattr(Voipano, prop), property)
+
+
+# -- a client that is never closed must not keep the process alive ---------------------------
+
+EXIT_SCRIPTS = {
+    "after a call": """
+from voipano_async.testing import VoipanoSandbox
+client = VoipanoSandbox().sync_client()
+print(client.services().total)
+""",
+    "no request made": """
+from voipano_async import Voipano
+client = Voipano("token-0123456789")
+print("made")
+""",
+    "uncaught exception": """
+from voipano_async.testing import VoipanoSandbox
+client = VoipanoSandbox().sync_client()
+client.services()
+raise SystemExit("boom")
+""",
+    "real sockets, connection kept alive": """
+import anyio, threading
+from voipano_async import Voipano
+from voipano_async.testing import VoipanoSandbox
+
+sandbox = VoipanoSandbox()
+ready = threading.Event()
+urls = []
+
+async def serve():
+    async with sandbox.serve() as url:
+        urls.append(url)
+        ready.set()
+        await anyio.sleep_forever()
+
+threading.Thread(target=anyio.run, args=(serve,), daemon=True).start()
+ready.wait(30)
+client = Voipano(sandbox.token, base_url=urls[0])
+print(client.services().total)
+""",
+}
+
+
+@pytest.mark.parametrize("case", list(EXIT_SCRIPTS))
+def test_a_never_closed_client_lets_the_process_exit(case: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", EXIT_SCRIPTS[case]],
+        capture_output=True,
+        text=True,
+        timeout=60,  # today's failure mode is a hang: the timeout turns it into an error
+        cwd=tmp_path,
+    )
+
+    expected = {"after a call": "2", "no request made": "made"}
+    if case == "uncaught exception":
+        assert result.returncode == 1
+        assert result.stderr.strip() == "boom"
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        assert result.stdout.strip() == expected.get(case, "2")

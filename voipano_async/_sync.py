@@ -7,9 +7,11 @@ errors, paging and the no-double-charge rules are the same code as in ``AsyncVoi
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import ssl
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -39,14 +41,56 @@ __all__ = ["AudioStreamSync", "CallReportIterator", "Voipano"]
 T = TypeVar("T")
 
 
+# Runners still open when the interpreter exits; closed by ``_close_at_exit``.
+_open_runners: weakref.WeakSet[_Runner] = weakref.WeakSet()
+_exit_hook = threading.Lock()
+_exit_hook_registered = False
+
+
+def _close_at_exit() -> None:
+    """Close what a never-closed ``Voipano`` left open: its connections, then its loop."""
+    for runner in list(_open_runners):
+        runner.stop(timeout=5)
+
+
 class _Runner:
-    """The background event loop shared by a ``Voipano`` and its ``with_options`` copies."""
+    """The background event loop shared by a ``Voipano`` and its ``with_options`` copies.
+
+    The loop runs on a daemon thread, so a client that is never closed does not keep the
+    interpreter alive; at exit its connections are closed and the thread is stopped.
+    """
 
     def __init__(self) -> None:
-        self._manager = anyio.from_thread.start_blocking_portal("asyncio")
-        self.portal: anyio.from_thread.BlockingPortal = self._manager.__enter__()
+        global _exit_hook_registered
         self.closed: bool = False
+        self.on_stop: Callable[[], Awaitable[None]] | None = None
         self._lock = threading.Lock()
+        started = threading.Event()
+        portals: list[anyio.from_thread.BlockingPortal] = []
+
+        async def serve() -> None:
+            async with anyio.from_thread.BlockingPortal() as portal:
+                portals.append(portal)
+                started.set()
+                await portal.sleep_until_stopped()
+
+        def loop() -> None:
+            try:
+                anyio.run(serve, backend="asyncio")
+            finally:
+                started.set()
+
+        self._thread = threading.Thread(target=loop, name="voipano-loop", daemon=True)
+        self._thread.start()
+        started.wait()
+        if not portals:
+            raise VoipanoError("the blocking client could not start its event loop")
+        self.portal: anyio.from_thread.BlockingPortal = portals[0]
+        with _exit_hook:
+            if not _exit_hook_registered:
+                atexit.register(_close_at_exit)
+                _exit_hook_registered = True
+        _open_runners.add(self)
 
     def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop and wait; Ctrl-C cancels it there and re-raises."""
@@ -62,12 +106,19 @@ class _Runner:
             concurrent.futures.wait([future], timeout=10)
             raise
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Run ``on_stop`` on the loop, then end the loop and its thread; twice is harmless."""
         with self._lock:
             if self.closed:
                 return
             self.closed = True
-        self._manager.__exit__(None, None, None)
+        _open_runners.discard(self)
+        try:
+            if self.on_stop is not None:
+                self.portal.start_task_soon(self.on_stop).result(timeout)
+        finally:
+            self.portal.start_task_soon(self.portal.stop).result(timeout)
+            self._thread.join(timeout)
 
 
 class AudioStreamSync:
@@ -198,6 +249,7 @@ class Voipano:
             verify=verify,
         )
         self._runner = _Runner()
+        self._runner.on_stop = self._async.aclose
         self._owns_runner = True
 
     @classmethod
@@ -257,9 +309,10 @@ class Voipano:
         """Close the client, its connection pool and its loop thread; twice is harmless."""
         if self._runner.closed:
             return
-        self._runner.run(self._async.aclose)
         if self._owns_runner:
-            self._runner.stop()
+            self._runner.stop()  # closes the pool on the loop first
+        else:
+            self._runner.run(self._async.aclose)
 
     def __enter__(self) -> Voipano:
         if self.is_closed:
