@@ -26,8 +26,8 @@ RESULTS = HERE / "results"
 
 LIBRARIES = [
     "voipano-async",
-    "httpx",
-    "httpcore",
+    "httpx2",
+    "httpcore2",
     "h11",
     "anyio",
     "attrs",
@@ -288,7 +288,7 @@ def header(title: str, quick: bool) -> None:
     print(f"== {title}{' (quick)' if quick else ''}")
     print(
         f"   python {info['python']} on {info['platform']}, {info['cpu_count']} CPUs, "
-        f"load {info['load_average']}, httpx {info['libraries']['httpx']}, "
+        f"load {info['load_average']}, httpx2 {info['libraries']['httpx2']}, "
         f"cattrs {info['libraries']['cattrs']}"
     )
 

@@ -14,7 +14,7 @@ import sys
 
 import anyio
 import anyio.to_thread
-import httpx
+import httpx2
 
 from voipano_async.testing import VoipanoSandbox
 
@@ -31,7 +31,7 @@ async def serve(args: argparse.Namespace) -> None:
             url = f"{base_url}/call-recordings/{cdr}"
             headers = {"Authorization": f"Bearer {sandbox.token}"}
             async with (
-                httpx.AsyncClient(timeout=120) as http,
+                httpx2.AsyncClient(timeout=120) as http,
                 http.stream("GET", url, headers=headers) as response,
             ):
                 response.raise_for_status()

@@ -7,7 +7,7 @@ answers of 100 items, each one whole envelope (``ok``, ``data``, ``billing``) in
 * ``json.loads`` alone: the floor.
 * ours: ``decode_result(response, CallReportsPage, charged=False)``, the SDK's real path
   for every answer (``json.loads``, envelope checks, billing, cattrs structuring), on
-  prebuilt ``httpx.Response`` objects.
+  prebuilt ``httpx2.Response`` objects.
 * pydantic v2: models with the same fields and the same strictness (``strict=True``, extra
   keys allowed and kept, frozen), ``TypeAdapter.validate_json`` on the same bytes.
 
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import _common
-import httpx
+import httpx2
 
 from voipano_async import CallReport, CallReportsPage
 from voipano_async._converter import structure
@@ -112,7 +112,7 @@ def cpu_seconds(fn: Callable[[], object]) -> float:
     return time.process_time() - start
 
 
-def breakdown(loaded: list[Any], responses: list[httpx.Response]) -> dict[str, Any]:
+def breakdown(loaded: list[Any], responses: list[httpx2.Response]) -> dict[str, Any]:
     """Per-report cost of our structuring hook, with and without extra keys; a profile."""
     from voipano_async._converter import _converter
 
@@ -159,7 +159,7 @@ def breakdown(loaded: list[Any], responses: list[httpx.Response]) -> dict[str, A
 
 
 def _short(filename: str) -> str:
-    for key in ("voipano_async", "cattrs", "json", "httpx"):
+    for key in ("voipano_async", "cattrs", "json", "httpx2"):
         index = filename.rfind(key)
         if index >= 0:
             return filename[index:]
@@ -175,7 +175,7 @@ def main() -> None:
     )
     envelope_adapter, data_adapter = pydantic_models()
     pages = make_pages(items)
-    responses = [httpx.Response(200, content=b, headers=_common.JSON_HEADERS) for b in pages]
+    responses = [httpx2.Response(200, content=b, headers=_common.JSON_HEADERS) for b in pages]
     loaded = [json.loads(b) for b in pages]
     ours_inputs = [{**body["data"], "billing": FREE} for body in loaded]
     pydantic_inputs = [body["data"] for body in loaded]
@@ -191,7 +191,7 @@ def main() -> None:
     wrong["data"]["pagination"]["total"] = str(items)
     bad = _common.dumps(wrong)
     for attempt in (
-        lambda: decode_result(httpx.Response(200, content=bad), CallReportsPage, charged=False),
+        lambda: decode_result(httpx2.Response(200, content=bad), CallReportsPage, charged=False),
         lambda: envelope_adapter.validate_json(bad),
     ):
         try:

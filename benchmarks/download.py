@@ -1,4 +1,4 @@
-"""Downloading a large recording: ``download_call_recording`` against raw httpx streaming.
+"""Downloading a large recording: ``download_call_recording`` against raw httpx2 streaming.
 
 The sandbox serves a ~200 MB WAV (8 kHz 16-bit mono, 13,107 s) over loopback from its own
 process (it holds the WAV in memory). Every measurement runs in a fresh subprocess of
@@ -7,7 +7,7 @@ just before the download against the peak during it (Linux: ``VmHWM`` after rese
 through ``/proc/self/clear_refs``, cross-checked by a thread sampling ``/proc/self/statm``
 every 2 ms; elsewhere ``ru_maxrss``).
 
-The raw reference is what the httpx docs show::
+The raw reference is what the httpx2 docs show::
 
     async with client.stream("GET", url, headers=auth) as r:
         with open(path, "wb") as f:
@@ -123,13 +123,13 @@ async def sdk_download(info: dict[str, Any], dest: Path, measure: Any) -> Path:
 async def raw_download(
     info: dict[str, Any], dest: Path, measure: Any, chunk_size: int | None = None
 ) -> Path:
-    import httpx
+    import httpx2
 
     cdr = info["recording_cdr"]
     auth = {"Authorization": f"Bearer {info['token']}"}
     url = f"{info['base_url']}/call-recordings/{cdr}"
     path = dest / f"recording-{cdr}.wav"
-    async with httpx.AsyncClient(timeout=120) as client:
+    async with httpx2.AsyncClient(timeout=120) as client:
         (await client.get(f"{info['base_url']}/services", headers=auth)).raise_for_status()
         async with measure():
             params = {"call_details_record_id": cdr}
@@ -169,7 +169,7 @@ WAYS = {
 }
 LABELS = {
     "sdk": "SDK download_call_recording",
-    "raw": "raw httpx stream + f.write",
+    "raw": "raw httpx2 stream + f.write",
     "raw-64k": "  diag: raw, aiter_bytes(64 KiB)",
     "sdk-stream": "  diag: SDK stream_call_recording + f.write",
 }
@@ -249,7 +249,7 @@ def profile_rows(profiler: cProfile.Profile, top: int) -> dict[str, list[dict[st
     rows = []
     for (filename, line, function), (_cc, ncalls, tottime, cumtime, _c) in raw_stats.items():
         where = filename
-        for key in ("voipano_async", "httpcore", "httpx", "anyio", "h11", "asyncio"):
+        for key in ("voipano_async", "httpcore2", "httpx2", "anyio", "h11", "asyncio"):
             index = filename.rfind(key)
             if index >= 0:
                 where = filename[index:]
@@ -263,7 +263,8 @@ def profile_rows(profiler: cProfile.Profile, top: int) -> dict[str, list[dict[st
             }
         )
     by_self = sorted(rows, key=lambda row: row["tottime_s"], reverse=True)[:top]
-    ours = [row for row in rows if row["function"].startswith(("voipano_async", "httpx", "anyio"))]
+    ours_prefixes = ("voipano_async", "httpx2", "anyio")
+    ours = [row for row in rows if row["function"].startswith(ours_prefixes)]
     by_cumulative = sorted(ours, key=lambda row: row["cumtime_s"], reverse=True)[:top]
     return {"top_self": by_self, "top_cumulative": by_cumulative}
 
@@ -362,7 +363,7 @@ def main() -> None:
         )
     )
     for key, title in (
-        ("top_cumulative", "top by cumulative time in voipano_async / httpx / anyio"),
+        ("top_cumulative", "top by cumulative time in voipano_async / httpx2 / anyio"),
         ("top_self", "top by own time, any module"),
     ):
         print()

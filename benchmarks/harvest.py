@@ -3,7 +3,7 @@
 The sandbox serves 100 pages of 100 reports over loopback with 20 ms of latency on every
 answer (a realistic round trip), from its own process so that its CPU time does not
 compete with the client's in the same event loop (``--same-process`` serves it from the
-benchmark's own loop instead). The reference is what a user writes by hand: GET
+benchmark's own loop instead). The reference is what a user writes by hand with httpx2: GET
 ``page=1..last_page`` with ``limit=100``, ``json.loads``, collect the items. Every variant
 must return the same ids in the same order.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import _common
 import anyio
-import httpx
+import httpx2
 
 from voipano_async import AsyncVoipano
 from voipano_async.testing import VoipanoSandbox
@@ -56,7 +56,7 @@ async def sandbox_url(reports: int, same_process: bool) -> AsyncIterator[dict[st
 async def run(reports: int, same_process: bool) -> dict[str, Any]:
     async with sandbox_url(reports, same_process) as info:
         base_url, token = info["base_url"], info["token"]
-        raw = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+        raw = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
         sdk = AsyncVoipano(token, base_url=base_url)
         async with raw, sdk:
 
@@ -85,7 +85,7 @@ async def run(reports: int, same_process: bool) -> dict[str, Any]:
 
                 return harvest
 
-            variants: dict[str, Harvest] = {"sequential httpx": sequential}
+            variants: dict[str, Harvest] = {"sequential httpx2": sequential}
             for c in CONCURRENCIES:
                 variants[f"SDK concurrency={c}"] = pager(c)
 
@@ -109,7 +109,7 @@ async def run(reports: int, same_process: bool) -> dict[str, Any]:
                     cpu[name].append(time.process_time() - cpu_start)
                     assert ids == expected, f"{name}: ids differ from the sequential loop"
     pages = -(-reports // PER_PAGE)
-    seq = _common.summarize(samples["sequential httpx"])
+    seq = _common.summarize(samples["sequential httpx2"])
     figures: dict[str, Any] = {
         "reports": reports,
         "pages": pages,
@@ -176,7 +176,7 @@ def main() -> None:
             rows,
         )
     )
-    seq = figures["variants"]["sequential httpx"]["seconds"]["median"]
+    seq = figures["variants"]["sequential httpx2"]["seconds"]["median"]
     checks = []
     for c in CONCURRENCIES:
         v = figures["variants"][f"SDK concurrency={c}"]

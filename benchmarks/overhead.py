@@ -1,8 +1,8 @@
-"""Per-call overhead: ``AsyncVoipano`` against raw httpx + ``json.loads``, CPU time per call.
+"""Per-call overhead: ``AsyncVoipano`` against raw httpx2 + ``json.loads``, CPU time per call.
 
 Both clients talk to the same in-memory transport, which answers every request with a
-prebuilt ``httpx.Response`` holding the published payload, so what is measured is only
-what happens in this process: building the request, httpx's client machinery, decoding
+prebuilt ``httpx2.Response`` holding the published payload, so what is measured is only
+what happens in this process: building the request, httpx2's client machinery, decoding
 and (for the SDK) structuring into models. The raw side does what a user would do by
 hand: ``GET`` with the bearer header, check the status and ``ok``, ``json.loads`` the body
 and read the items' ids.
@@ -22,7 +22,7 @@ from typing import Any
 
 import _common
 import anyio
-import httpx
+import httpx2
 
 from voipano_async import AsyncVoipano, CallReportsPage
 from voipano_async._envelope import decode_result
@@ -33,24 +33,24 @@ ROUNDS = 5
 
 SERVICES_BYTES = _common.dumps(_common.PUBLISHED_SERVICES)
 REPORTS_BYTES = _common.dumps(_common.reports_page(1, 10, page=1, per_page=10, total=100))
-PREFIX = httpx.URL(_common.BASE_URL).path.rstrip("/")
+PREFIX = httpx2.URL(_common.BASE_URL).path.rstrip("/")
 
 
-class StaticTransport(httpx.AsyncBaseTransport):
-    """Answers each API path with a new ``httpx.Response`` around prebuilt JSON bytes."""
+class StaticTransport(httpx2.AsyncBaseTransport):
+    """Answers each API path with a new ``httpx2.Response`` around prebuilt JSON bytes."""
 
     def __init__(self, routes: dict[str, bytes]) -> None:
         self._routes = {PREFIX + path: payload for path, payload in routes.items()}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         payload = self._routes[request.url.path]
-        return httpx.Response(200, content=payload, headers=_common.JSON_HEADERS)
+        return httpx2.Response(200, content=payload, headers=_common.JSON_HEADERS)
 
 
 Call = Callable[[], Awaitable[list[Any]]]
 
 
-def make_calls(sdk: AsyncVoipano, raw: httpx.AsyncClient) -> dict[str, dict[str, Call]]:
+def make_calls(sdk: AsyncVoipano, raw: httpx2.AsyncClient) -> dict[str, dict[str, Call]]:
     async def sdk_services() -> list[Any]:
         result = await sdk.services()
         return [service.subscription_id for service in result.items]
@@ -94,7 +94,7 @@ async def cpu_per_call(call: Call, n: int) -> float:
 
 def components(n: int) -> dict[str, float]:
     """The decode step alone, each way, on the call-reports payload (CPU µs per call)."""
-    response = httpx.Response(200, content=REPORTS_BYTES, headers=_common.JSON_HEADERS)
+    response = httpx2.Response(200, content=REPORTS_BYTES, headers=_common.JSON_HEADERS)
 
     def timed(fn: Callable[[], object]) -> float:
         best = float("inf")
@@ -119,12 +119,12 @@ def components(n: int) -> dict[str, float]:
 
 def _ours(entry: tuple[str, int, str]) -> bool:
     filename = entry[0]
-    return any(key in filename for key in ("voipano_async", "cattrs", "httpx", "httpcore"))
+    return any(key in filename for key in ("voipano_async", "cattrs", "httpx2", "httpcore2"))
 
 
 def _where(entry: tuple[str, int, str]) -> str:
     filename, line, function = entry
-    for key in ("voipano_async", "cattrs", "httpcore", "httpx"):
+    for key in ("voipano_async", "cattrs", "httpcore2", "httpx2"):
         index = filename.rfind(key)
         if index >= 0:
             return f"{filename[index:]}:{line}({function})"
@@ -165,12 +165,12 @@ def self_time_rows(stats: pstats.Stats, calls: int, top: int) -> list[dict[str, 
 
 async def run(calls_per_round: int, profile_calls: int) -> dict[str, Any]:
     transport = StaticTransport({"/services": SERVICES_BYTES, "/call-reports": REPORTS_BYTES})
-    raw = httpx.AsyncClient(
+    raw = httpx2.AsyncClient(
         transport=transport,
         base_url=_common.BASE_URL,
         headers={"Authorization": f"Bearer {_common.TOKEN}"},
     )
-    sdk_http = httpx.AsyncClient(transport=transport)
+    sdk_http = httpx2.AsyncClient(transport=transport)
     sdk = AsyncVoipano(_common.TOKEN, base_url=_common.BASE_URL, http_client=sdk_http)
     figures: dict[str, Any] = {"calls_per_round": calls_per_round, "rounds": ROUNDS}
     async with raw, sdk_http, sdk:
@@ -288,7 +288,7 @@ def main() -> None:
                     comp["sdk_decode_us"] - comp["raw_decode_us"],
                 ],
                 [
-                    "the rest (request, httpx, response)",
+                    "the rest (request, httpx2, response)",
                     sdk_med - comp["sdk_decode_us"],
                     raw_med - comp["raw_decode_us"],
                     (sdk_med - comp["sdk_decode_us"]) - (raw_med - comp["raw_decode_us"]),
@@ -301,7 +301,7 @@ def main() -> None:
     print()
     print(
         f"cProfile of {prof['calls']} SDK call_reports_page calls: top 15 by cumulative time"
-        " in voipano_async / cattrs / httpx / httpcore (µs per API call, profiler-inflated):"
+        " in voipano_async / cattrs / httpx2 / httpcore2 (µs per API call, profiler-inflated):"
     )
     print(
         _common.table(

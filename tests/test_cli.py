@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -14,8 +15,10 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -160,6 +163,83 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert run("--sandbox", "nonsense").exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("args", "corrected"),
+    [
+        (["services", "--sandbox"], "voipano --sandbox services"),
+        (
+            ["-q", "reports", "export", "-o", "a b.csv", "--sandbox", "-vv"],
+            "voipano -q --sandbox -vv reports export -o 'a b.csv'",
+        ),
+        (
+            ["inboxes", "--token", "s3cret-token", "--base-url=http://127.0.0.1:1/api"],
+            "voipano --token TOKEN --base-url=http://127.0.0.1:1/api inboxes",
+        ),
+    ],
+)
+def test_a_global_option_after_the_command_shows_where_it_goes(
+    sandbox: VoipanoSandbox, args: list[str], corrected: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert "global options go before the command" in result.stderr
+    assert corrected in result.stderr
+    assert "s3cret" not in result.output  # the token is never printed
+    assert sandbox.requests == []
+
+
+def test_an_unknown_option_is_still_unknown() -> None:
+    result = run("--sandbox", "services", "--nonsense")
+    assert result.exit_code == 2
+    assert "No such option '--nonsense'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("base_url", "env", "message"),
+    [
+        ("http://example.com/api", {}, "--base-url must be an https URL"),
+        ("http://[::1", {}, "invalid --base-url 'http://[::1'"),
+        (None, {"VOIPANO_BASE_URL": "ftp://x"}, "VOIPANO_BASE_URL must be an https URL"),
+    ],
+)
+def test_a_refused_base_url_names_the_option(
+    base_url: str | None, env: dict[str, str], message: str
+) -> None:
+    option = [] if base_url is None else ["--base-url", base_url]
+    result = run(*option, "--token", "t", "services", env=env)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "base_url" not in result.stderr
+
+
+def all_commands(group: click.Group = cli) -> Iterator[click.Command]:
+    yield group
+    for command in group.commands.values():
+        yield from all_commands(command) if isinstance(command, click.Group) else [command]
+
+
+def test_every_option_has_help() -> None:
+    missing = [
+        f"{command.name} {option.opts[-1]}"
+        for command in all_commands()
+        for option in command.params
+        if isinstance(option, click.Option) and not option.hidden and not option.help
+    ]
+    assert missing == []
+    help_text = run("sandbox", "--help").stdout
+    assert "every interface" in help_text
+    assert "0 picks a free one" in help_text
+
+
+def test_voicemail_download_help_says_where_the_id_comes_from() -> None:
+    result = run("voicemail", "download", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "no request that lists voicemail messages" in text
+    assert "not the inbox id" in text
+    assert "voipano inboxes lists the values for --context and --mailbox" in text
+
+
 def test_api_error_is_one_line_and_says_the_call_was_not_placed(
     sandbox: VoipanoSandbox,
 ) -> None:
@@ -169,8 +249,23 @@ def test_api_error_is_one_line_and_says_the_call_was_not_placed(
     [line] = lines(result.stderr)
     assert line.startswith("error: InsufficientCreditError: ")
     assert "اعتبار" in line
-    assert line.endswith("The call was not placed.")
+    assert line.endswith("). The call was not placed.")  # after "(HTTP 402 ...)"
     assert "Traceback" not in result.output
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_call_was_not_placed_is_a_sentence_of_its_own() -> None:
+    base_url = f"http://127.0.0.1:{closed_port()}/api"
+    result = run("--base-url", base_url, "--token", "t", "otp", "09123456789")
+    assert result.exit_code == 1
+    [line] = lines(result.stderr)
+    assert line.startswith("error: APIConnectionError: ")
+    assert line.endswith("All connection attempts failed. The call was not placed.")
 
 
 def test_dropped_charged_call_says_it_may_have_been_placed(sandbox: VoipanoSandbox) -> None:
@@ -187,7 +282,9 @@ def test_read_error_exit_code(sandbox: VoipanoSandbox) -> None:
     sandbox.faults.script("/services", *[Fault.error(503)] * 3)
     result = run("--sandbox", "services")
     assert result.exit_code == 1
-    assert lines(result.stderr) == ["error: ServerError: خطای داخلی سرور (HTTP 503)"]
+    assert lines(result.stderr) == [
+        "error: ServerError: خطای داخلی سرور (HTTP 503, GET /services)"
+    ]
 
 
 # -- export -------------------------------------------------------------------------------
@@ -316,11 +413,11 @@ def test_harvest(tmp_path: Path) -> None:
 # -- over the wire, and interrupted ----------------------------------------------------------
 
 
-@pytest.fixture
-def served() -> Iterator[str]:
-    """``voipano sandbox`` in a subprocess on a free port; yields its base URL."""
+@contextmanager
+def serve(*args: str) -> Iterator[str]:
+    """``voipano sandbox ARGS`` in a subprocess on a free port; yields the URL it prints."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "voipano_async.cli", "sandbox", "--port", "0", "--reports", "50"],
+        [sys.executable, "-m", "voipano_async.cli", "sandbox", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -328,12 +425,48 @@ def served() -> Iterator[str]:
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), process.stderr.read() if process.stderr else ""
+        assert url, process.stderr.read() if process.stderr else ""
         yield url
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
         assert process.returncode == 130, err
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    """``voipano sandbox`` in a subprocess on a free port; yields its base URL."""
+    with serve("--reports", "50") as url:
+        assert url.startswith("http://127.0.0.1:")
+        yield url
+
+
+def ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("0.0.0.0", "http://127.0.0.1:"),
+        pytest.param(
+            "::",
+            "http://[::1]:",
+            marks=pytest.mark.skipif(not ipv6_available(), reason="no IPv6"),
+        ),
+    ],
+)
+def test_served_on_every_interface_prints_a_url_clients_accept(host: str, shown: str) -> None:
+    with serve("--host", host, "--reports", "5") as url:
+        assert url.startswith(shown)
+        result = run("--base-url", url, "--token", "sandbox-token", "services")
+        assert result.exit_code == 0, result.output
+        assert "002191010001" in result.stdout
 
 
 def test_against_a_real_base_url(served: str, tmp_path: Path) -> None:

@@ -202,7 +202,8 @@ async def test_non_json_error_bodies(
         await client.services()
     assert info.value.status_code == status
     assert info.value.body == content.decode()
-    assert str(info.value) == f"{info.value.response.reason_phrase} (HTTP {status})"  # type: ignore[union-attr]
+    reason = info.value.response.reason_phrase  # type: ignore[union-attr]
+    assert str(info.value) == f"{reason} (HTTP {status}, GET /services)"
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,10 @@ class AsyncVoipano:
         download_timeout: HTTP timeout for recordings (default: 120 s between chunks).
         max_retries: Extra attempts for a failed request (default 2; 0 disables). Charged
             calls are only re-sent when the server provably did not act on them.
+        deadline: The most one attempt of an API call may take, in seconds, from sending
+            to the last byte of the answer (for a download, to its headers); past it the
+            attempt fails with ``APITimeoutError``. Default 60; ``None`` for no deadline.
+            For one call, use ``client.with_options(deadline=...)``.
         max_concurrency: At most this many requests in flight across every task sharing
             the client (default: no cap beyond httpx's pool).
         proxy: A proxy URL. ``HTTPS_PROXY``/``NO_PROXY`` are honoured without it.
@@ -163,6 +167,7 @@ class AsyncVoipano:
         timeout: float | httpx2.Timeout = _config.DEFAULT_TIMEOUT,
         download_timeout: float | httpx2.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         max_retries: int = _config.DEFAULT_MAX_RETRIES,
+        deadline: float | None = _config.DEFAULT_DEADLINE,
         max_concurrency: int | None = None,
         proxy: str | httpx2.URL | httpx2.Proxy | None = None,
         http_client: httpx2.AsyncClient | None = None,
@@ -183,6 +188,7 @@ class AsyncVoipano:
         api_timeout = to_timeout(timeout)
         stream_timeout = to_timeout(download_timeout, "download_timeout")
         _check_retries(max_retries)
+        _check_deadline(deadline)
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool)
             or not isinstance(max_concurrency, int)
@@ -221,6 +227,7 @@ class AsyncVoipano:
             timeout=api_timeout,
             download_timeout=stream_timeout,
             max_retries=max_retries,
+            deadline=deadline,
         )
         self._owns_pool = True
 
@@ -266,6 +273,7 @@ class AsyncVoipano:
         timeout: float | httpx2.Timeout = _UNSET,
         download_timeout: float | httpx2.Timeout = _UNSET,
         max_retries: int = _UNSET,
+        deadline: float | None = _UNSET,
     ) -> AsyncVoipano:
         """A client with other settings that shares this one's connection pool.
 
@@ -277,6 +285,8 @@ class AsyncVoipano:
         old = self._transport
         if max_retries is not _UNSET:
             _check_retries(max_retries)
+        if deadline is not _UNSET:
+            _check_deadline(deadline)
         clone = object.__new__(AsyncVoipano)
         clone._transport = Transport(
             token=old.token,
@@ -289,6 +299,7 @@ class AsyncVoipano:
                 else to_timeout(download_timeout, "download_timeout")
             ),
             max_retries=old.max_retries if max_retries is _UNSET else max_retries,
+            deadline=old.deadline if deadline is _UNSET else deadline,
         )
         clone._owns_pool = False
         return clone
@@ -451,8 +462,8 @@ class AsyncVoipano:
             raise ValueError("page must be a whole number; pages start at 1")
         params: dict[str, Any] = {"page": page}
         if per_page is not None:
-            if per_page < 1:
-                raise ValueError("per_page must be at least 1")
+            if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+                raise ValueError("per_page must be a whole number, at least 1")
             params["limit"] = per_page
         if has_recording is not None:
             params["has_recording"] = int(has_recording)
@@ -487,8 +498,12 @@ class AsyncVoipano:
             >>> async for report in client.call_reports(has_recording=True):
             ...     print(report.id, report.call_source)
         """
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError("concurrency must be a whole number, at least 1")
+        if per_page is not None and (
+            isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1
+        ):
+            raise ValueError("per_page must be a whole number, at least 1")
         if max_items is not None and max_items < 0:
             raise ValueError("max_items must not be negative")
         options = make_options(request_timeout, extra_headers, extra_query)
@@ -671,6 +686,15 @@ class AsyncVoipano:
         )
         async with stream as audio:
             return await audio.save(dest)
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is None:
+        return
+    if isinstance(deadline, bool) or not isinstance(deadline, int | float) or deadline <= 0:
+        raise ValueError(
+            f"deadline must be a number of seconds above 0, or None; got {deadline!r}"
+        )
 
 
 def _check_retries(max_retries: int) -> None:

@@ -10,11 +10,13 @@ __all__ = [
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_DEADLINE",
     "DEFAULT_DOWNLOAD_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "DOWNLOAD_CHUNK_SIZE",
     "DOWNLOAD_WRITE_BATCH",
+    "MAX_BODY_BYTES",
     "MAX_ERROR_BODY_BYTES",
     "MAX_REDIRECTS",
     "MAX_RETRY_AFTER",
@@ -32,6 +34,11 @@ DEFAULT_TIMEOUT = httpx2.Timeout(30.0, connect=5.0, pool=10.0)
 # Recordings can be large and slow to produce; allow long gaps between chunks.
 DEFAULT_DOWNLOAD_TIMEOUT = httpx2.Timeout(120.0, connect=5.0, pool=10.0)
 
+# One attempt of an API call, from sending to the last byte of the answer (for a download,
+# to its headers), must end within this many seconds: timeouts alone bound only the gap
+# between two reads, and a server that drip-feeds bytes would hold a call forever.
+DEFAULT_DEADLINE = 60.0
+
 DEFAULT_MAX_RETRIES = 2
 BACKOFF_INITIAL = 0.5
 BACKOFF_CAP = 8.0
@@ -42,7 +49,10 @@ RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 # Pages fetched at once by ``call_reports`` after the first page tells ``last_page``.
 DEFAULT_CONCURRENCY = 4
 
-# Error bodies are read up to this size, so a huge or endless body cannot exhaust memory.
+# A successful JSON answer larger than this (after decompression) is refused, so a huge
+# or endless body cannot exhaust memory; the largest real page is far below it.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+# Error bodies are read up to this size (after decompression), and the rest is dropped.
 MAX_ERROR_BODY_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
 

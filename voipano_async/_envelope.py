@@ -54,31 +54,41 @@ def _loads(content: bytes) -> object:
         raise ValueError("JSON nested too deeply") from exc
 
 
-def _text(content: bytes) -> str:
-    return content[: _PREVIEW_CHARS * 4].decode("utf-8", "replace")[:_PREVIEW_CHARS]
+def _text(content: bytes, redact: str | None = None, limit: int = _PREVIEW_CHARS) -> str:
+    """Bounded text of a body; the token is scrubbed before the cut, so no half of it shows."""
+    margin = len(redact) if redact else 0
+    text = content[: (limit + margin) * 4].decode("utf-8", "replace")[: limit + margin]
+    if redact:
+        text = text.replace(redact, "***")
+    return text[:limit]
 
 
 def decode_result(
-    response: httpx2.Response, cl: type[T], *, charged: bool, redact: str | None = None
+    response: httpx2.Response,
+    cl: type[T],
+    *,
+    charged: bool,
+    redact: str | None = None,
+    content: bytes | None = None,
 ) -> T:
     """Turn a 2xx answer into ``cl``, or raise the error it carries.
 
     ``charged`` marks the charged endpoints: an answer that cannot be read there means the
-    call may well have been placed, and the error says so.
+    call may well have been placed, and the error says so. ``content`` is the body when it
+    was read apart from the response.
     """
     status = response.status_code
-    content = response.content
+    if content is None:
+        content = response.content
     try:
         body = _loads(content)
     except ValueError:
-        preview = _text(content)[:80]
-        if redact:
-            preview = preview.replace(redact, "***")
+        preview = _text(content, redact, 80)
         raise UnexpectedResponseError(
             "the server's answer is not JSON",
             status_code=status,
             problems=[f"body starts with {preview!r}"] if content else ["empty body"],
-            body=_text(content),
+            body=_text(content, redact),
             may_have_been_placed=charged,
         ) from None
     if type(body) is not dict:
@@ -116,6 +126,12 @@ def decode_result(
             billing = structure(raw_billing, Billing, path="$.billing")
         except ShapeError as exc:
             problems.extend(exc.problems)
+        else:
+            # A charge is never negative: one that is would lower what the spend guard
+            # counts and lift spend_limit.
+            for name in ("charged", "unit_price"):
+                if getattr(billing, name) < 0:
+                    problems.append(f"expected 0 or more @ $.billing.{name}")
     try:
         result = structure({**data, "billing": billing}, cl, path="$.data")
     except ShapeError as exc:
@@ -192,8 +208,12 @@ def api_error(
     *,
     may_have_been_placed: bool = False,
     redact: str | None = None,
+    request_line: str | None = None,
 ) -> APIError:
-    """Build the error for an error answer; ``body`` is decoded JSON or bounded text."""
+    """Build the error for an error answer; ``body`` is decoded JSON or bounded text.
+
+    ``request_line`` (``"GET /services"``, phone numbers masked) names what was asked.
+    """
     status = response.status_code
     message = code = None
     errors: dict[str, list[str]] = {}
@@ -205,8 +225,15 @@ def api_error(
             if response.is_success
             else response.reason_phrase or "error"
         )
+        if status == 404:
+            # No JSON error: most likely not the API at all, i.e. a wrong base URL.
+            message += (
+                "; the server has no such path: check base_url (VOIPANO_BASE_URL), "
+                "which ends in /api/v1/webservice"
+            )
     if redact:
         message = message.replace(redact, "***")
+        code = code.replace(redact, "***") if code else code
         errors = {f: [m.replace(redact, "***") for m in ms] for f, ms in errors.items()}
     cls = error_class_for(status, code)
     kwargs: dict[str, Any] = {
@@ -216,6 +243,7 @@ def api_error(
         "body": body,
         "response": response,
         "may_have_been_placed": may_have_been_placed,
+        "request_line": request_line,
     }
     if issubclass(cls, RateLimitError):
         return cls(
@@ -224,9 +252,9 @@ def api_error(
     return cls(message, **kwargs)
 
 
-def decode_error_body(content: bytes) -> object:
-    """The error body as JSON when it is JSON, else as bounded text."""
+def decode_error_body(content: bytes, *, redact: str | None = None) -> object:
+    """The error body as JSON when it is JSON, else as bounded text (token scrubbed)."""
     try:
         return _loads(content)
     except ValueError:
-        return _text(content)
+        return _text(content, redact)

@@ -48,6 +48,13 @@ __all__ = [
     "VoipanoError",
 ]
 
+
+def sentence(text: str) -> str:
+    """``text`` ending as a sentence does, so that another can follow it."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?", "؟", "…")) else f"{text}."
+
+
 _MAY_HAVE_BEEN_PLACED = (
     "The call may have been placed and charged: check the call reports before repeating it."
 )
@@ -72,7 +79,7 @@ class VoipanoError(Exception):
 
     def __str__(self) -> str:
         if self.may_have_been_placed:
-            return f"{self._describe()} {_MAY_HAVE_BEEN_PLACED}"
+            return f"{sentence(self._describe())} {_MAY_HAVE_BEEN_PLACED}"
         return self._describe()
 
     def _describe(self) -> str:
@@ -111,6 +118,8 @@ class APIError(VoipanoError):
         errors: Field errors, ``{"phone_number": ["..."]}``, empty when there were none.
         body: The decoded JSON body, or the (bounded) text when it was not JSON.
         response: The ``httpx2.Response`` (its body may be truncated to a bounded size).
+        request_line: What was asked, e.g. ``"GET /services"``: the method and the path
+            relative to ``base_url``, phone numbers masked, never the token.
     """
 
     status_code: int
@@ -118,6 +127,7 @@ class APIError(VoipanoError):
     errors: dict[str, list[str]]
     body: object
     response: httpx2.Response | None
+    request_line: str | None
 
     def __init__(
         self,
@@ -129,6 +139,7 @@ class APIError(VoipanoError):
         body: object = None,
         response: httpx2.Response | None = None,
         may_have_been_placed: bool = False,
+        request_line: str | None = None,
     ) -> None:
         super().__init__(message, may_have_been_placed=may_have_been_placed)
         self.status_code = status_code
@@ -136,6 +147,7 @@ class APIError(VoipanoError):
         self.errors = dict(errors or {})
         self.body = body
         self.response = response
+        self.request_line = request_line
 
     def _describe(self) -> str:
         parts = [self.message]
@@ -144,6 +156,8 @@ class APIError(VoipanoError):
         detail = f"HTTP {self.status_code}"
         if self.code:
             detail += f", code {self.code}"
+        if self.request_line:
+            detail += f", {self.request_line}"
         return f"{' — '.join(parts)} ({detail})"
 
     def __repr__(self) -> str:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 
+from ._exceptions import UnexpectedResponseError
 from ._models import CallReport, CallReportsPage
 
 __all__ = ["CallReportPager"]
@@ -26,6 +27,18 @@ FetchPage = Callable[[int], Awaitable[CallReportsPage]]
 # How often a page answered out of step with the growing list is fetched again.
 _REFETCHES = 3
 _BATCH_ROUNDS = 8
+# Pages in a row that bring no report the walk has not seen: the server is not advancing
+# (it ignores ``page``), and trusting ``last_page`` would request forever.
+_STALE_PAGES = 3
+
+
+def _not_advancing(detail: str) -> UnexpectedResponseError:
+    return UnexpectedResponseError(
+        f"the call reports walk stopped: {detail}; the server is not paging as it says "
+        "(last_page), so going on would request forever",
+        status_code=200,
+        problems=[detail],
+    )
 
 
 class _PageWalker:
@@ -40,6 +53,8 @@ class _PageWalker:
         self._per_page = 0
         self._total = 0
         self._done = False
+        self._seen: set[str] = set()
+        self._stale = 0
         # Set by the item iterator: how many more items it wants (None: all of them).
         self.items_wanted: int | None = None
 
@@ -57,7 +72,7 @@ class _PageWalker:
         if self._done:
             return
         if self._next == 1:
-            page = await self._fetch(1)
+            page = self._check(1, await self._fetch(1))
             self._next = 2
             self._last = page.pagination.last_page
             self._total = page.pagination.total
@@ -80,6 +95,7 @@ class _PageWalker:
                 if page.pagination.total >= self._total:
                     break
                 page = await self._fetch(number)
+            self._check(number, page)
             self._total = max(self._total, page.pagination.total)
             if not page.items:
                 # The list shrank while we walked it: nothing lies beyond an empty page.
@@ -87,6 +103,24 @@ class _PageWalker:
                 break
             self._last = max(self._last, page.pagination.last_page)
             self._ready.append(page)
+
+    def _check(self, number: int, page: CallReportsPage) -> CallReportsPage:
+        """Refuse a page that is not the one asked for, or the same reports again and again."""
+        if page.pagination.page != number:
+            raise _not_advancing(
+                f"asked for page {number}, the server answered page {page.pagination.page}"
+            )
+        ids = {report.id for report in page.items}
+        if ids and ids <= self._seen:
+            self._stale += 1
+            if self._stale >= _STALE_PAGES:
+                raise _not_advancing(
+                    f"pages {number - self._stale + 1}-{number} held only reports already seen"
+                )
+        else:
+            self._stale = 0
+        self._seen |= ids
+        return page
 
     def _window(self) -> int:
         size = self._concurrency * _BATCH_ROUNDS

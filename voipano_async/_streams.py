@@ -26,7 +26,9 @@ __all__ = ["AudioStream", "AudioStreamContext", "safe_filename"]
 StrPath = str | os.PathLike[str]
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
-_MAX_NAME = 200
+# File systems allow 255 bytes a name; the temporary ".NAME.XXXXXXXX.part" beside it
+# takes 15 more, so a name from the server is kept within 200 bytes of UTF-8.
+_MAX_NAME_BYTES = 200
 # Names Windows refuses whatever their extension.
 _RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"]
@@ -57,12 +59,15 @@ def _clean(name: str) -> str:
     name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
     if name.split(".")[0].upper() in _RESERVED:
         name = f"_{name}"
-    if len(name) > _MAX_NAME:
+    if len(name.encode("utf-8")) > _MAX_NAME_BYTES:
         stem, dot, suffix = name.rpartition(".")
-        if dot and 0 < len(suffix) <= 10:
-            name = f"{stem[: _MAX_NAME - len(suffix) - 1]}.{suffix}"
-        else:
-            name = name[:_MAX_NAME]
+        if not (dot and 0 < len(suffix.encode("utf-8")) <= 10):
+            stem, suffix = name, ""
+        tail = f".{suffix}" if suffix else ""
+        room = _MAX_NAME_BYTES - len(tail.encode("utf-8"))
+        # Cut on a character boundary: a Persian letter is two bytes.
+        stem = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip()
+        name = stem + tail
     return name
 
 
@@ -208,8 +213,11 @@ def _resolve_target(dest: StrPath, filename: str) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
         return path / filename
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"the directory {str(path.parent)!r} does not exist")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise NotADirectoryError(f"{str(parent)!r} is a file, not a directory")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"the directory {str(parent)!r} does not exist")
     return path
 
 

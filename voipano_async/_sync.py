@@ -228,6 +228,7 @@ class Voipano:
         timeout: float | httpx2.Timeout = _config.DEFAULT_TIMEOUT,
         download_timeout: float | httpx2.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         max_retries: int = _config.DEFAULT_MAX_RETRIES,
+        deadline: float | None = _config.DEFAULT_DEADLINE,
         max_concurrency: int | None = None,
         proxy: str | httpx2.URL | httpx2.Proxy | None = None,
         http_client: httpx2.AsyncClient | None = None,
@@ -241,6 +242,7 @@ class Voipano:
             timeout=timeout,
             download_timeout=download_timeout,
             max_retries=max_retries,
+            deadline=deadline,
             max_concurrency=max_concurrency,
             proxy=proxy,
             http_client=http_client,
@@ -298,10 +300,14 @@ class Voipano:
         timeout: float | httpx2.Timeout = _UNSET,
         download_timeout: float | httpx2.Timeout = _UNSET,
         max_retries: int = _UNSET,
+        deadline: float | None = _UNSET,
     ) -> Voipano:
         """A client with other settings sharing this one's connection pool and loop."""
         copy = self._async.with_options(
-            timeout=timeout, download_timeout=download_timeout, max_retries=max_retries
+            timeout=timeout,
+            download_timeout=download_timeout,
+            max_retries=max_retries,
+            deadline=deadline,
         )
         return Voipano._wrap(copy, self._runner)
 

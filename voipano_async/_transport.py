@@ -19,7 +19,6 @@ import ssl
 import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
-from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -27,11 +26,13 @@ import attrs
 import httpx2
 
 from . import _config
+from ._body import ACCEPT_ENCODING, BodyError, read_body, with_body
 from ._envelope import api_error, decode_error_body, decode_result, parse_retry_after
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    RateLimitError,
     UnexpectedResponseError,
     VoipanoError,
 )
@@ -41,6 +42,7 @@ from ._version import __version__
 
 __all__ = [
     "CERTIFICATE_HELP",
+    "Failure",
     "Pool",
     "RequestOptions",
     "Secret",
@@ -109,6 +111,28 @@ class RequestOptions:
 NO_OPTIONS = RequestOptions()
 
 
+def _check_headers(headers: Mapping[str, str]) -> None:
+    """Refuse, before anything is sent, headers that could not be sent as given."""
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(
+                f"extra_headers must map str to str, not {describe_type(name)} to "
+                f"{describe_type(value)}"
+            )
+        if name.lower() == "authorization":
+            raise ValueError(
+                "extra_headers may not set Authorization: the client sends the token itself, "
+                "and only to the configured API host"
+            )
+        if not name.isascii() or not name or any(c in name for c in " \t\r\n:"):
+            raise ValueError(f"extra_headers: {name!r} is not a valid header name")
+        if not value.isascii() or any(c in value for c in "\r\n\0"):
+            raise ValueError(
+                f"extra_headers: the value of {name!r} must be ASCII text on one line "
+                "(encode other text yourself, e.g. percent-encoding)"
+            )
+
+
 def make_options(
     request_timeout: TimeoutTypes,
     extra_headers: Mapping[str, str] | None,
@@ -118,11 +142,8 @@ def make_options(
     """Validate per-call options; ``Authorization`` cannot be overridden."""
     if request_timeout is None and not extra_headers and not extra_query and not extra_body:
         return NO_OPTIONS
-    if extra_headers and any(name.lower() == "authorization" for name in extra_headers):
-        raise ValueError(
-            "extra_headers may not set Authorization: the client sends the token itself, "
-            "and only to the configured API host"
-        )
+    if extra_headers:
+        _check_headers(extra_headers)
     return RequestOptions(
         timeout=None
         if request_timeout is None
@@ -291,38 +312,18 @@ def iter_chunks(
     return response.aiter_bytes(chunk_size)
 
 
-def with_body(response: httpx2.Response, content: bytes) -> httpx2.Response:
-    """A copy of a (closed) response carrying the bounded body we read, for error objects."""
-    headers = [
-        (name, value)
-        for name, value in response.headers.multi_items()
-        if name.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
-    ]
-    return httpx2.Response(
-        response.status_code,
-        headers=headers,
-        content=content,
-        request=response.request,
-        extensions=response.extensions,
-    )
+@attrs.frozen
+class Failure:
+    """Why one attempt failed, and what that means for trying again."""
 
-
-async def read_bounded(response: httpx2.Response, limit: int) -> bytes:
-    """Read at most ``limit`` bytes of the body, then close the response."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with aclosing(iter_chunks(response)) as body:
-            async for chunk in body:
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= limit:
-                    break
-    except httpx2.HTTPError:
-        pass  # an error body that broke off is still worth what arrived
-    finally:
-        await _close(response)
-    return b"".join(chunks)[:limit]
+    error: VoipanoError
+    reason: str
+    # Whether the server may have received (and acted on) the request.
+    maybe_sent: bool
+    # Whether another attempt could succeed (for a call that is safe to repeat).
+    retryable: bool
+    retry_after: float | None = None
+    status: int | None = None
 
 
 class Transport:
@@ -337,8 +338,10 @@ class Transport:
         timeout: httpx2.Timeout,
         download_timeout: httpx2.Timeout,
         max_retries: int,
+        deadline: float | None,
     ) -> None:
         self.token = token
+        self.deadline = deadline
         self.base_url = base_url
         self.pool = pool
         self.timeout = timeout
@@ -347,7 +350,11 @@ class Transport:
         self.closed = False
         self._base = str(base_url).rstrip("/")
         self._origin = (base_url.scheme, base_url.host, base_url.port)
-        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        self._headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         self._authorization = Secret(f"Bearer {token.value}")
         # Every API request carries these; built once, merged by httpx in one step.
         self._api_headers = Secret({**self._headers, "Authorization": self._authorization.value})
@@ -371,12 +378,14 @@ class Transport:
         """Send one API request with the retry policy and decode its envelope into ``cl``."""
         slot = await self.pool.acquire()
         try:
-            response = await self._send(
+            response, content = await self._send(
                 method, path, params=params, json=json, charged=charged, options=options
             )
         finally:
             self.pool.release(slot)
-        return decode_result(response, cl, charged=charged, redact=self._scrub_text)
+        return decode_result(
+            response, cl, charged=charged, redact=self._scrub_text, content=content
+        )
 
     async def open_stream(
         self, path: str, *, params: Mapping[str, Any] | None, options: RequestOptions
@@ -385,7 +394,9 @@ class Transport:
         slot = await self.pool.acquire()
         response: httpx2.Response | None = None
         try:
-            response = await self._send("GET", path, params=params, options=options, stream=True)
+            response, _ = await self._send(
+                "GET", path, params=params, options=options, stream=True
+            )
             await self._refuse_json_instead_of_audio(response)
         except BaseException:
             if response is not None:
@@ -399,10 +410,15 @@ class Transport:
         content_type = response.headers.get("content-type", "")
         if not content_type.split(";")[0].strip().lower().endswith("json"):
             return
-        content = await read_bounded(response, _config.MAX_ERROR_BODY_BYTES)
-        body = decode_error_body(content)
+        content = await read_body(response, _config.MAX_ERROR_BODY_BYTES, truncate=True)
+        body = decode_error_body(content, redact=self._scrub_text)
         if isinstance(body, Mapping) and body.get("ok") is False:
-            raise api_error(with_body(response, content), body, redact=self._scrub_text)
+            raise api_error(
+                with_body(response, content),
+                body,
+                redact=self._scrub_text,
+                request_line=self._request_line(response.request),
+            )
         raise UnexpectedResponseError(
             "expected audio but the server answered with JSON",
             status_code=response.status_code,
@@ -465,6 +481,9 @@ class Transport:
         if options.headers:
             request.headers.update(options.headers)
 
+    def _request_line(self, request: httpx2.Request) -> str:
+        return f"{request.method} {self._target(request.url)}"
+
     async def _send(
         self,
         method: str,
@@ -475,7 +494,12 @@ class Transport:
         charged: bool = False,
         options: RequestOptions = NO_OPTIONS,
         stream: bool = False,
-    ) -> httpx2.Response:
+    ) -> tuple[httpx2.Response, bytes | None]:
+        """Build, send, classify, and ask the retry policy, until an answer or a final error.
+
+        Returns the response with its decoded body, or, with ``stream``, the open response
+        (its body unread) and ``None``.
+        """
         timeout = self.download_timeout if stream else self.timeout
         attempt = 0
         while True:
@@ -490,103 +514,214 @@ class Transport:
                 timeout=timeout,
             )
             started = time.perf_counter()
-            try:
-                response = await self._send_following_redirects(request, options)
-                if response.is_success and not stream:
-                    try:
-                        # Reading to the end also closes the response.
-                        await response.aread()
-                    except httpx2.DecodingError as exc:
-                        await _close(response)
-                        raise UnexpectedResponseError(
-                            f"the answer to {method} {self._target(request.url)} "
-                            "could not be decoded",
-                            status_code=response.status_code,
-                            problems=[str(exc)],
-                            may_have_been_placed=charged,
-                        ) from exc
-                    except BaseException:
-                        await _close(response)
-                        raise
-            except httpx2.TransportError as exc:
-                target = self._target(request.url)
-                error_cls, maybe_sent, reason = _describe_failure(exc)
-                untrusted = certificate_failure(exc)
-                retry = (
-                    attempt <= self.max_retries
-                    and not (maybe_sent and charged)
-                    and not isinstance(exc, _PERMANENT)
-                    and untrusted is None
-                )
+            outcome = await self._attempt(request, options, charged=charged, stream=stream)
+            if not isinstance(outcome, Failure):
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info(
+                        "%s -> %d (%.3fs, attempt %d)",
+                        self._request_line(request),
+                        outcome[0].status_code,
+                        time.perf_counter() - started,
+                        attempt,
+                    )
+                return outcome
+            line = self._request_line(request)
+            if outcome.status is None:
                 logger.info(
-                    "%s %s failed: %s (%.3fs, attempt %d)",
-                    method,
-                    target,
-                    reason,
+                    "%s failed: %s (%.3fs, attempt %d)",
+                    line,
+                    outcome.reason,
                     time.perf_counter() - started,
                     attempt,
                 )
-                if retry:
-                    await self._backoff(method, target, attempt, reason, None)
-                    continue
-                placed = charged and maybe_sent
-                detail = self._redact(str(exc) or type(exc).__name__)
-                if untrusted is not None:
-                    detail = CERTIFICATE_HELP.format(detail=self._redact(untrusted))
-                raise error_cls(
-                    f"{reason} on {method} {target}: {detail}", may_have_been_placed=placed
-                ) from exc
+            else:
+                logger.info(
+                    "%s -> %d (%.3fs, attempt %d)",
+                    line,
+                    outcome.status,
+                    time.perf_counter() - started,
+                    attempt,
+                )
+            wait = self._retry_wait(attempt, charged, outcome, line)
+            if wait is None:
+                raise outcome.error
+            logger.debug(
+                "retrying %s after %s in %.2fs (attempt %d of %d)",
+                line,
+                outcome.reason,
+                wait,
+                attempt + 1,
+                self.max_retries + 1,
+            )
+            await anyio.sleep(wait)
+
+    def _retry_wait(
+        self, attempt: int, charged: bool, failure: Failure, line: str
+    ) -> float | None:
+        """The retry policy: how long to wait before the next attempt, or ``None`` to stop.
+
+        A charged call is re-sent only when the server provably did not act on it.
+        """
+        if attempt > self.max_retries or not failure.retryable:
+            return None
+        if charged and failure.maybe_sent:
+            return None
+        if failure.retry_after is None:
+            return backoff_delay(attempt)
+        if failure.retry_after > _config.MAX_RETRY_AFTER:
+            logger.debug(
+                "not retrying %s: server asked to wait %.1fs (over the %.0fs cap)",
+                line,
+                failure.retry_after,
+                _config.MAX_RETRY_AFTER,
+            )
+            return None
+        return failure.retry_after
+
+    async def _attempt(
+        self, request: httpx2.Request, options: RequestOptions, *, charged: bool, stream: bool
+    ) -> tuple[httpx2.Response, bytes | None] | Failure:
+        """One attempt: the answer (body read unless streaming), or why it failed.
+
+        The whole attempt, up to the last byte of an API answer (up to the headers of a
+        download), must finish within ``deadline``.
+        """
+        responses: list[httpx2.Response] = []
+        line = self._request_line(request)
+        with anyio.move_on_after(self.deadline):
+            try:
+                response = await self._send_following_redirects(request, options, responses)
+                if response.is_success:
+                    if stream:
+                        return response, None
+                    content = await read_body(response, _config.MAX_BODY_BYTES, truncate=False)
+                    return response, content
+                content = await read_body(response, _config.MAX_ERROR_BODY_BYTES, truncate=True)
+                return self._status_failure(request, response, content, charged)
+            except httpx2.TransportError as exc:
+                return self._transport_failure(request, exc, charged)
+            except BodyError as exc:
+                raise UnexpectedResponseError(
+                    f"the answer to {line} could not be decoded",
+                    status_code=responses[-1].status_code,
+                    problems=[str(exc)],
+                    may_have_been_placed=charged,
+                ) from None
             except RuntimeError as exc:
-                # httpx raises RuntimeError when a caller's own http_client was closed.
+                # httpx2 raises RuntimeError when a caller's own http_client was closed.
                 raise VoipanoError(
                     f"the HTTP client is closed ({self._redact(str(exc))})"
                 ) from exc
+        # The deadline passed: whatever was open is closed, and the request may have been
+        # acted on (it was sent, or may have been).
+        for response in responses:
+            await _close(response)
+        return Failure(
+            APITimeoutError(
+                f"deadline exceeded on {line}: no complete answer within "
+                f"{self.deadline or 0:g}s (the client's deadline=)",
+                may_have_been_placed=charged,
+            ),
+            reason="deadline exceeded",
+            maybe_sent=True,
+            retryable=True,
+        )
 
-            status = response.status_code
-            if logger.isEnabledFor(logging.INFO):
-                elapsed = time.perf_counter() - started
-                target = self._target(request.url)
-                logger.info(
-                    "%s %s -> %d (%.3fs, attempt %d)", method, target, status, elapsed, attempt
-                )
-            if response.is_success:
-                return response
-            target = self._target(request.url)
+    def _status_failure(
+        self, request: httpx2.Request, response: httpx2.Response, content: bytes, charged: bool
+    ) -> Failure:
+        status = response.status_code
+        # The server answered: a charged call is unsafe to repeat unless the answer
+        # says the server refused it (4xx), and only 429 is retried.
+        error = api_error(
+            with_body(response, content),
+            decode_error_body(content, redact=self._scrub_text),
+            may_have_been_placed=charged and status >= 500,
+            redact=self._scrub_text,
+            request_line=self._request_line(request),
+        )
+        retry_after = (
+            error.retry_after
+            if isinstance(error, RateLimitError)
+            else parse_retry_after(response.headers.get("retry-after"))
+        )
+        return Failure(
+            error,
+            reason=f"HTTP {status}",
+            maybe_sent=status != 429,
+            retryable=status in _config.RETRYABLE_STATUS_CODES,
+            retry_after=retry_after,
+            status=status,
+        )
 
-            content = await read_bounded(response, _config.MAX_ERROR_BODY_BYTES)
-            # The server answered: a charged call is unsafe to repeat unless the answer
-            # says the server refused it (4xx), and only 429 is retried.
-            placed = charged and status >= 500
-            error = api_error(
-                with_body(response, content),
-                decode_error_body(content),
-                may_have_been_placed=placed,
-                redact=self._scrub_text,
-            )
-            retryable = status in _config.RETRYABLE_STATUS_CODES and (not charged or status == 429)
-            if retryable and attempt <= self.max_retries:
-                await self._backoff(method, target, attempt, f"HTTP {status}", error)
-                continue
-            raise error
+    def _transport_failure(
+        self, request: httpx2.Request, exc: httpx2.TransportError, charged: bool
+    ) -> Failure:
+        error_cls, maybe_sent, reason = _describe_failure(exc)
+        untrusted = certificate_failure(exc)
+        url = request.url
+        where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        detail = self._redact(str(exc) or type(exc).__name__)
+        if untrusted is not None:
+            detail = CERTIFICATE_HELP.format(detail=self._redact(untrusted))
+        error = error_cls(
+            f"{reason} on {self._request_line(request)} ({where}): {detail}",
+            may_have_been_placed=charged and maybe_sent,
+        )
+        return Failure(
+            error,
+            reason=reason,
+            maybe_sent=maybe_sent,
+            retryable=not isinstance(exc, _PERMANENT) and untrusted is None,
+        )
 
     async def _send_following_redirects(
-        self, request: httpx2.Request, options: RequestOptions
+        self, request: httpx2.Request, options: RequestOptions, responses: list[httpx2.Response]
     ) -> httpx2.Response:
         """Send, following GET redirects ourselves so the token never leaves the API host."""
         http = self.pool.http
         for _ in range(_config.MAX_REDIRECTS + 1):
             response = await http.send(request, stream=True, follow_redirects=False)
-            if not (response.is_redirect and request.method == "GET"):
+            responses.append(response)
+            location = response.headers.get("location")
+            if not (response.is_redirect and request.method == "GET" and location):
                 return response
             await _close(response)
             previous = request
-            request = http.build_request("GET", previous.url.join(response.headers["location"]))
+            target = self._redirect_target(previous, response, location)
+            request = http.build_request("GET", target)
             request.extensions["timeout"] = previous.extensions["timeout"]
             self._authorize(request, options)
         await _close(response)
         raise APIConnectionError(
             f"too many redirects (more than {_config.MAX_REDIRECTS}) "
-            f"for GET {self._target(request.url)}"
+            f"for {self._request_line(request)}"
+        )
+
+    def _redirect_target(
+        self, request: httpx2.Request, response: httpx2.Response, location: str
+    ) -> httpx2.URL:
+        """Where a redirect leads, or an ``APIError`` when it leads nowhere we can go."""
+        problem = None
+        try:
+            url = request.url.join(location)
+        except (httpx2.InvalidURL, ValueError, TypeError) as exc:
+            problem = str(exc)
+        else:
+            if url.scheme not in {"http", "https"}:
+                problem = f"the scheme {url.scheme or 'none'!r} cannot be fetched"
+            elif not url.host:
+                problem = "it names no host"
+            elif url.port is not None and not 0 < url.port < 65536:
+                problem = f"the port {url.port} does not exist"
+        if problem is None:
+            return url
+        raise APIError(
+            f"the server redirected to a location that cannot be followed ({problem})",
+            status_code=response.status_code,
+            body=self._redact(location[:200]),
+            response=response,
+            request_line=self._request_line(request),
         )
 
     @property
@@ -595,36 +730,6 @@ class Transport:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._scrub.value, "***") if self._scrub else text
-
-    async def _backoff(
-        self, method: str, target: str, attempt: int, reason: str, error: APIError | None
-    ) -> None:
-        delay = backoff_delay(attempt)
-        retry_after = getattr(error, "retry_after", None)
-        if error is not None and retry_after is None and error.response is not None:
-            retry_after = parse_retry_after(error.response.headers.get("retry-after"))
-        if retry_after is not None:
-            if retry_after > _config.MAX_RETRY_AFTER:
-                logger.debug(
-                    "not retrying %s %s: server asked to wait %.1fs (over the %.0fs cap)",
-                    method,
-                    target,
-                    retry_after,
-                    _config.MAX_RETRY_AFTER,
-                )
-                assert error is not None
-                raise error
-            delay = retry_after
-        logger.debug(
-            "retrying %s %s after %s in %.2fs (attempt %d of %d)",
-            method,
-            target,
-            reason,
-            delay,
-            attempt + 1,
-            self.max_retries + 1,
-        )
-        await anyio.sleep(delay)
 
 
 class StreamHandle:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
+import re
+import shlex
 import signal
 import ssl
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import attrs
@@ -35,7 +40,7 @@ from voipano_async import (
 )
 from voipano_async.testing import VoipanoSandbox
 
-from ._jobs import AtomicWriter, Progress, Tally, human_bytes, walk
+from ._jobs import AtomicWriter, Progress, Tally, WorkDirectory, human_bytes, walk
 
 __all__ = ["cli", "main"]
 
@@ -54,6 +59,7 @@ class Settings:
     verbose: int
     quiet: bool
     ca_bundle: str | None = None
+    base_url_name: str = "--base-url"
 
     def client(self) -> AsyncVoipano:
         if self.sandbox:
@@ -67,7 +73,9 @@ class Settings:
         try:
             return AsyncVoipano(self.token, base_url=self.base_url, verify=self._verify())
         except VoipanoError as exc:
-            raise click.UsageError(str(exc)) from None
+            # The SDK names its argument; a command line user knows the option.
+            message = re.sub(r"\bbase_url\b", self.base_url_name, str(exc), count=1)
+            raise click.UsageError(message) from None
 
     def _verify(self) -> ssl.SSLContext | bool:
         """The CA certificates to trust: --ca-bundle's file or directory, else the system's."""
@@ -196,7 +204,7 @@ def _run(
     except VoipanoError as exc:
         line = f"{type(exc).__name__}: {exc}"
         if charged and not exc.may_have_been_placed:
-            line += " The call was not placed."
+            line = f"{_end_sentence(line)} The call was not placed."
         _fail(line)
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as command-line tools do.
@@ -206,11 +214,68 @@ def _run(
         _fail(f"{type(exc).__name__}: {exc}")
 
 
+def _end_sentence(text: str) -> str:
+    """``text`` closed as a sentence, so that another sentence can follow it."""
+    text = text.rstrip()
+    if text.endswith((".", "!", "?", "\u061f", "\u2026")):  # ؟ is the Persian "?"
+        return text
+    return text.rstrip(",:;") + "."
+
+
 def _phone(value: str, name: str) -> str:
     try:
         return normalize_phone_number(value)
     except InvalidPhoneNumberError as exc:
         raise click.BadParameter(str(exc), param_hint=name) from None
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(path.anchor or ".")
+
+
+def _not_a_directory(path: Path, found: Path) -> str:
+    what = "it" if found == path else repr(str(found))
+    kind = "a file, not a directory" if found.is_file() else "not a directory"
+    return f"{what} is {kind}"
+
+
+def _directory_problem(path: Path) -> str | None:
+    """Why files cannot be saved into the directory ``path`` (created when missing)."""
+    found = _nearest_existing(path)
+    if not found.is_dir():
+        return _not_a_directory(path, found)
+    if not os.access(found, os.W_OK | os.X_OK):
+        return "permission denied"
+    return None
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written as a file (a temporary file beside it, then renamed)."""
+    if path.is_dir():
+        return "it is a directory"
+    if path.exists() and not path.is_file():
+        # A pipe or a device is written in place.
+        return None if os.access(path, os.W_OK) else "permission denied"
+    found = _nearest_existing(path.parent)
+    if not found.is_dir():
+        return _not_a_directory(path, found)
+    if found != path.parent:
+        return f"the directory {str(path.parent)!r} does not exist"
+    if not os.access(found, os.W_OK | os.X_OK):
+        return "permission denied"
+    return None
+
+
+def _usable(path: Path, problem: Callable[[Path], str | None], *option: str) -> None:
+    """A usage error (status 2, before any request) when the command cannot write ``path``."""
+    reason = problem(path)
+    if reason is not None:
+        raise click.BadParameter(
+            f"cannot write to {str(path)!r}: {reason}", param_hint=list(option)
+        )
 
 
 def _pairs(rows: list[tuple[str, Any]]) -> None:
@@ -230,8 +295,94 @@ def _billing_rows(result: Any) -> list[tuple[str, Any]]:
 
 pass_settings = click.make_pass_decorator(Settings)
 
+_GIVEN = "voipano.given"  # ctx.meta key: the arguments, split before the command
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _Voipano(click.Group):
+    """The ``voipano`` group: a global option given after the command gets a corrected
+    command line, not only "No such option"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)
+        after = super().parse_args(ctx, args)  # what follows the command's name
+        start = len(given) - len(after) - 1
+        ctx.meta[_GIVEN] = (given[:start], given[start:])
+        return after
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            hint = self._misplaced_global(ctx, exc)
+            if hint is None:
+                raise
+            raise click.UsageError(hint, ctx=exc.ctx) from None
+
+    def _misplaced_global(self, ctx: click.Context, exc: click.NoSuchOption) -> str | None:
+        if exc.ctx is None or _GIVEN not in ctx.meta:
+            return None
+        own = {name for param in exc.ctx.command.params for name in param.opts}
+        options = {
+            name: param
+            for param in self.params
+            if isinstance(param, click.Option) and not param.hidden
+            for name in (*param.opts, *param.secondary_opts)
+            if name not in own
+        }
+        if exc.option_name not in options:
+            return None
+        before, after = ctx.meta[_GIVEN]
+        moved: list[str] = []
+        kept: list[str] = []
+        tokens = iter(after)
+        for token in tokens:
+            long = token.startswith("--")
+            name = token.partition("=")[0] if long else token
+            cluster = [f"-{flag}" for flag in token[1:]] if token[:1] == "-" and not long else []
+            if token == "--":
+                kept += [token, *tokens]
+            elif name in options:
+                moved.append(token)
+                if not _is_flag(options[name]) and "=" not in token:
+                    moved += [next(tokens, "")]
+            elif cluster and all(c in options and _is_flag(options[c]) for c in cluster):
+                moved.append(token)  # -vv, -qv
+            else:
+                kept.append(token)
+        secret = {name for param in self.params if param.name == "token" for name in param.opts}
+        example = _masked([*before, *moved, *kept], secret)
+        prog = ctx.find_root().info_name or "voipano"
+        return (
+            f"{exc.option_name} is a global option: global options go before the "
+            f"command, as in\n\n    {prog} {example}"
+        )
+
+
+def _is_flag(option: click.Option) -> bool:
+    return option.is_flag or option.count
+
+
+def _masked(tokens: Sequence[str], secret: set[str]) -> str:
+    """A command line for display, the API token replaced: a token is never printed."""
+    shown: list[str] = []
+    hide = False
+    for token in tokens:
+        name, equals, _ = token.partition("=")
+        if hide:
+            shown.append("TOKEN")
+        elif name in secret and equals:
+            shown.append(f"{name}=TOKEN")
+        else:
+            shown.append(shlex.quote(token))
+        hide = not hide and token in secret  # the next token is the option's value
+    return " ".join(shown)
+
+
+@click.group(
+    name="voipano",
+    cls=_Voipano,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option("--token", envvar="VOIPANO_TOKEN", help="API token [env: VOIPANO_TOKEN].")
 @click.option(
     "--base-url", envvar="VOIPANO_BASE_URL", help="API base URL [env: VOIPANO_BASE_URL]."
@@ -275,7 +426,17 @@ def cli(
         logger = logging.getLogger("voipano_async")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
-    ctx.obj = Settings(token, base_url, sandbox, sandbox_latency, verbose, quiet, ca_bundle)
+    from_env = ctx.get_parameter_source("base_url") is click.core.ParameterSource.ENVIRONMENT
+    ctx.obj = Settings(
+        token,
+        base_url,
+        sandbox,
+        sandbox_latency,
+        verbose,
+        quiet,
+        ca_bundle,
+        base_url_name="VOIPANO_BASE_URL" if from_env else "--base-url",
+    )
 
 
 @cli.command()
@@ -300,7 +461,11 @@ def services(settings: Settings) -> None:
 @click.option("--context", help="Only the inboxes of this voicemail context.")
 @pass_settings
 def inboxes(settings: Settings, context: str | None) -> None:
-    """List voicemail inboxes."""
+    """List voicemail inboxes, with the mailbox and context that voicemail download takes.
+
+    The API lists inboxes, not the messages in them: a message's id for voicemail
+    download is not shown here.
+    """
     result = _run(settings, lambda client: client.voicemail_inboxes(context=context))
     table = Table("id", "mailbox", "context", "name")
     for item in result.items:
@@ -381,10 +546,20 @@ def reports() -> None:
 @reports.command("export")
 @click.option("--has-recording", is_flag=True, help="Only calls with a recording.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one JSON object per line, every field kept; csv: a header row, then one "
+    "row per report.",
 )
 @click.option(
-    "--output", "-o", default="-", show_default=True, help="A file, or - for standard output."
+    "--output",
+    "-o",
+    default="-",
+    show_default=True,
+    help="A file (in a directory that exists), or - for standard output.",
 )
 @click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
 @click.option(
@@ -405,10 +580,8 @@ def export(
 ) -> None:
     """Export every call report (JSON Lines or CSV), written atomically."""
     path = None if output == "-" else Path(output)
-    if path is not None and not path.parent.is_dir():
-        raise click.BadParameter(
-            f"the directory {str(path.parent)!r} does not exist", param_hint="--output"
-        )
+    if path is not None:
+        _usable(path, _file_problem, "-o", "--output")
 
     tally = _walk_job(
         settings,
@@ -435,7 +608,8 @@ def recordings() -> None:
 @recordings.command("download")
 @click.option(
     "--dest",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
+    metavar="DIRECTORY",
     default=Path("recordings"),
     show_default=True,
     help="The directory to save into (created if missing).",
@@ -450,7 +624,7 @@ def recordings() -> None:
 @pass_settings
 def download_recordings(settings: Settings, dest: Path, concurrency: int) -> None:
     """Download every call recording into DEST; files already there are skipped."""
-
+    _usable(dest, _directory_problem, "--dest")
     tally = _walk_job(
         settings,
         export=None,
@@ -466,10 +640,11 @@ def download_recordings(settings: Settings, dest: Path, concurrency: int) -> Non
 @cli.command()
 @click.option(
     "--dest",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
+    metavar="DIRECTORY",
     default=Path("harvest"),
     show_default=True,
-    help="The directory for reports.jsonl and recordings/.",
+    help="The directory for reports.jsonl and recordings/ (created if missing).",
 )
 @click.option(
     "--concurrency",
@@ -487,6 +662,10 @@ def harvest(settings: Settings, dest: Path, concurrency: int, per_page: int | No
     only once it is complete.
     """
     export_path = dest / "reports.jsonl"
+    _usable(dest, _directory_problem, "--dest")
+    if dest.is_dir():
+        _usable(export_path, _file_problem, "--dest")
+        _usable(dest / "recordings", _directory_problem, "--dest")
     tally = _walk_job(
         settings,
         export=export_path,
@@ -514,12 +693,12 @@ def _walk_job(
     exporting = export is not None or downloads is None
 
     async def job(client: AsyncVoipano) -> Tally:
-        if export is not None:
-            await anyio.to_thread.run_sync(
-                lambda: export.parent.mkdir(parents=True, exist_ok=True)
-            )
-        writer = AtomicWriter(export, fmt) if exporting else None
+        folder = None if export is None else WorkDirectory(export.parent)
+        writer = None
         try:
+            if folder is not None:
+                await folder.make()
+            writer = AtomicWriter(export, fmt) if exporting else None
             bars = _Bars(quiet=settings.quiet, reports=exporting, files=downloads is not None)
             with bars:
                 tally = await walk(
@@ -537,6 +716,9 @@ def _walk_job(
             if writer is not None:
                 writer.abort()
             raise
+        finally:
+            if folder is not None:
+                folder.remove_if_empty()
         return tally
 
     return _run(settings, job)
@@ -569,19 +751,32 @@ def voicemail() -> None:
 
 @voicemail.command("download")
 @click.argument("unique_id")
-@click.option("--context", required=True, help="The voicemail context.")
-@click.option("--mailbox", required=True, help="The mailbox.")
+@click.option(
+    "--context", required=True, help="The voicemail context (the context column of inboxes)."
+)
+@click.option("--mailbox", required=True, help="The mailbox (the mailbox column of inboxes).")
 @click.option(
     "--dest",
     default=".",
     show_default=True,
-    help="A directory (created when it ends in /), or a file path.",
+    help="A directory (created when it ends in /), or a file path in a directory that exists.",
 )
 @pass_settings
 def download_voicemail(
     settings: Settings, unique_id: str, context: str, mailbox: str, dest: str
 ) -> None:
-    """Download one voicemail message."""
+    """Download the voicemail message UNIQUE_ID and print the path it was saved to.
+
+    UNIQUE_ID is the message's own id, such as 1739558127.155, not the inbox id that
+    voipano inboxes shows. The webservice has no request that lists voicemail messages,
+    so no command can show these ids: they have to come from outside the API. voipano
+    inboxes lists the values for --context and --mailbox.
+    """
+    target = Path(dest)
+    if dest.endswith(("/", os.sep)) or target.is_dir():
+        _usable(target, _directory_problem, "--dest")
+    else:
+        _usable(target, _file_problem, "--dest")
     path = _run(
         settings,
         lambda client: client.download_voicemail_recording(
@@ -592,20 +787,52 @@ def download_voicemail(
 
 
 @cli.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option(
-    "--reports", "report_count", type=click.IntRange(min=0), default=300, show_default=True
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on; 0.0.0.0 (or ::) listens on every interface.",
 )
-@click.option("--token", "sandbox_token", default="sandbox-token", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="The port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--reports",
+    "report_count",
+    type=click.IntRange(min=0),
+    default=300,
+    show_default=True,
+    help="How many call reports to seed.",
+)
+@click.option(
+    "--token",
+    "sandbox_token",
+    default="sandbox-token",
+    show_default=True,
+    help="The only API token the sandbox accepts.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seeds every generated id, number and report: the same seed, the same data.",
+)
 def serve_sandbox(host: str, port: int, report_count: int, sandbox_token: str, seed: int) -> None:
-    """Serve the sandbox over HTTP until interrupted (a local stand-in for the service)."""
+    """Serve the sandbox over HTTP until interrupted (a local stand-in for the service).
+
+    The base URL to give --base-url is printed on standard output. The global options
+    do not apply to this command.
+    """
     sandbox = VoipanoSandbox(token=sandbox_token, reports=report_count, seed=seed)
 
     async def main() -> None:
         async with sandbox.serve(host, port) as base_url:
-            stdout.print(base_url, markup=False)
+            stdout.print(_client_url(base_url, host), markup=False)
             stderr.print(
                 f"Serving the Voipano sandbox (token {sandbox_token!r}). Ctrl-C to stop.",
                 markup=False,
@@ -616,6 +843,20 @@ def serve_sandbox(host: str, port: int, report_count: int, sandbox_token: str, s
         _interruptible(main)
     except OSError as exc:
         _fail(f"cannot serve on {host}:{port}: {exc}")
+
+
+def _client_url(base_url: str, host: str) -> str:
+    """The served base URL as a client can use it: 0.0.0.0 or :: (every interface) are
+    addresses to listen on, not to connect to, so they become 127.0.0.1 or [::1]."""
+    try:
+        address = ipaddress.ip_address(host or "0.0.0.0")
+    except ValueError:
+        return base_url  # a host name
+    if not address.is_unspecified:
+        return base_url
+    loopback = "127.0.0.1" if address.version == 4 else "[::1]"
+    parts = urlsplit(base_url)
+    return parts._replace(netloc=f"{loopback}:{parts.port}").geturl()
 
 
 def main(args: list[str] | None = None) -> NoReturn:

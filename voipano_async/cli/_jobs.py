@@ -25,7 +25,15 @@ import attrs
 
 from voipano_async import AsyncVoipano, CallReport
 
-__all__ = ["AtomicWriter", "Progress", "Tally", "recording_path", "report_record", "walk"]
+__all__ = [
+    "AtomicWriter",
+    "Progress",
+    "Tally",
+    "WorkDirectory",
+    "recording_path",
+    "report_record",
+    "walk",
+]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -137,6 +145,40 @@ class AtomicWriter:
             self._partial = None
 
 
+class WorkDirectory:
+    """A directory a job writes into: created (with its missing parents) when the job
+    starts, and removed again at the end if the job left it empty.
+
+    So a run that fails, or is interrupted, before it saved anything leaves no empty
+    directories behind; only what this run created is ever removed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._made: list[Path] = []
+
+    async def make(self) -> None:
+        await anyio.to_thread.run_sync(self._make)
+
+    def _make(self) -> None:
+        missing = []
+        for candidate in (self.path, *self.path.parents):
+            if candidate.is_dir():
+                break
+            missing.append(candidate)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._made = missing  # deepest first
+
+    def remove_if_empty(self) -> None:
+        """Synchronous, so that it runs to the end even while the job is cancelled."""
+        for made in self._made:
+            try:
+                made.rmdir()  # refuses a directory that is not empty
+            except OSError:
+                break
+        self._made = []
+
+
 def remove_stale_partials(directory: Path) -> None:
     """Temporary files left by a run that was killed outright (SIGKILL, power loss)."""
     for stale in directory.glob(".recording-*.part"):
@@ -161,14 +203,12 @@ async def walk(
     have been stopped) and the export file is not written.
     """
     tally = Tally()
-    if downloads is not None:
-        await anyio.to_thread.run_sync(lambda: downloads.mkdir(parents=True, exist_ok=True))
-        await anyio.to_thread.run_sync(remove_stale_partials, downloads)
-    send, receive = anyio.create_memory_object_stream[CallReport](max_buffer_size=256)
     queued = 0
     walk_error: list[BaseException] = []
 
-    async def produce(tg: anyio.abc.TaskGroup) -> None:
+    async def produce(
+        tg: anyio.abc.TaskGroup, send: anyio.abc.ObjectSendStream[CallReport]
+    ) -> None:
         nonlocal queued
         seen: set[str] = set()
         pager = client.call_reports(
@@ -210,12 +250,24 @@ async def walk(
                 done = tally.downloaded + tally.skipped + len(tally.failures)
                 progress.files(done, queued, tally.bytes)
 
-    async with anyio.create_task_group() as tg:
-        if downloads is not None:
-            for _ in range(concurrency):
-                tg.start_soon(download, receive.clone())
-        receive.close()
-        await produce(tg)
+    async def pump() -> None:
+        send, receive = anyio.create_memory_object_stream[CallReport](max_buffer_size=256)
+        async with anyio.create_task_group() as tg:
+            if downloads is not None:
+                for _ in range(concurrency):
+                    tg.start_soon(download, receive.clone())
+            receive.close()
+            await produce(tg, send)
+
+    folder = None if downloads is None else WorkDirectory(downloads)
+    try:
+        if folder is not None:
+            await folder.make()
+            await anyio.to_thread.run_sync(remove_stale_partials, folder.path)
+        await pump()
+    finally:
+        if folder is not None:
+            folder.remove_if_empty()
     if walk_error:
         raise walk_error[0]
     return tally

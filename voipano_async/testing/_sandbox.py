@@ -214,7 +214,10 @@ class VoipanoSandbox:
         server = uvicorn.Server(config)
         quiet = _QuietDrops()
         logging.getLogger("uvicorn.error").addFilter(quiet)
-        shown_host = f"[{host}]" if ":" in host else host
+        # A wildcard address is where to listen, not where to connect: the URL names
+        # the loopback address of the same family, which a client can reach.
+        reachable = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+        shown_host = f"[{reachable}]" if ":" in reachable else reachable
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(server.serve, [sock])

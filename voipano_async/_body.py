@@ -1,0 +1,112 @@
+"""Reading an answer's body within a bound, decompressing it ourselves.
+
+httpx2 inflates each compressed chunk whole: a few KiB of gzip can become hundreds of MiB
+before a caller's size check sees it. Here the raw bytes are read and inflated with a cap
+on the output, so no answer can take more memory than its bound.
+"""
+
+from __future__ import annotations
+
+import zlib
+from contextlib import aclosing
+
+import anyio
+import httpx2
+
+__all__ = ["ACCEPT_ENCODING", "BodyError", "BodyTooLarge", "read_body", "with_body"]
+
+# What we ask for, and so what we know how to inflate within a bound.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class BodyError(Exception):
+    """The body could not be decoded (a broken or unsupported content encoding)."""
+
+
+class BodyTooLarge(BodyError):
+    """The decoded body is larger than the bound."""
+
+
+class _Inflate:
+    """One ``gzip`` or ``deflate`` layer, inflating at most ``room`` bytes per call."""
+
+    def __init__(self, encoding: str) -> None:
+        self._gzip = encoding in {"gzip", "x-gzip"}
+        self._obj = zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
+        self._started = False
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        """Inflate ``data``; more than ``room`` bytes out means the bound was passed."""
+        try:
+            out = self._obj.decompress(data, room + 1)
+        except zlib.error:
+            if self._gzip or self._started:
+                raise
+            # "deflate" is sometimes sent without its zlib header (httpx accepts both).
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._obj.decompress(data, room + 1)
+        self._started = True
+        return out
+
+
+def _layers(content_encoding: str | None) -> list[_Inflate]:
+    names = [n.strip().lower() for n in (content_encoding or "").split(",")]
+    layers = []
+    for name in reversed([n for n in names if n and n != "identity"]):
+        if name not in {"gzip", "x-gzip", "deflate"}:
+            raise BodyError(f"unsupported content encoding {name!r}")
+        layers.append(_Inflate(name))
+    return layers
+
+
+async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) -> bytes:
+    """The decoded body, at most ``limit`` bytes; the response is closed on return.
+
+    With ``truncate`` (error bodies) the first ``limit`` bytes are kept and a body that
+    breaks off or cannot be inflated keeps what arrived; without it a larger body raises
+    :class:`BodyTooLarge` and a broken one :class:`BodyError`.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        layers = _layers(response.headers.get("content-encoding"))
+        async with aclosing(response.aiter_raw()) as raw:
+            async for chunk in raw:
+                for layer in layers:
+                    chunk = layer.decode(chunk, limit - size)
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    if truncate:
+                        break
+                    raise BodyTooLarge(f"the answer is larger than {limit:,} bytes")
+    except (zlib.error, BodyError) as exc:
+        if not truncate:
+            if isinstance(exc, BodyError):
+                raise
+            raise BodyError(f"the compressed answer is broken ({exc})") from exc
+    except httpx2.TransportError:
+        if not truncate:
+            raise
+        # An error body that broke off is still worth what arrived.
+    finally:
+        with anyio.CancelScope(shield=True):
+            await response.aclose()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return body[:limit] if size > limit else body
+
+
+def with_body(response: httpx2.Response, content: bytes) -> httpx2.Response:
+    """A copy of a (closed) response carrying the body we read, for error objects."""
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
+    ]
+    return httpx2.Response(
+        response.status_code,
+        headers=headers,
+        content=content,
+        request=response.request,
+        extensions=response.extensions,
+    )
