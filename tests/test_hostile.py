@@ -362,3 +362,14 @@ async def test_a_long_persian_file_name_fits_the_file_system(
     assert path.suffix == ".wav"
     assert len(path.name.encode()) <= 255
     assert path.name.startswith("ضضض")
+
+
+async def test_a_body_that_cannot_be_sent_costs_nothing(api: respx.MockRouter) -> None:
+    route = api.post("/call-otp").respond(200, json=samples.CALL_OTP)
+    async with AsyncVoipano(TOKEN, spend_limit=160) as client:
+        with pytest.raises(TypeError):
+            await client.call_otp("09123456789", extra_body={"when": object()})
+        assert client.spent == 0
+        assert not route.called
+        await client.call_otp("09123456789")
+        assert client.spent == 160

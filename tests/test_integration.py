@@ -11,6 +11,7 @@ import pytest
 
 from voipano_async import (
     APIConnectionError,
+    APITimeoutError,
     AsyncVoipano,
     InsufficientCreditError,
     PermissionDeniedError,
@@ -167,3 +168,21 @@ async def test_download_broken_off_midway_leaves_no_file(
     path = await client.download_call_recording(report["id"], tmp_path)
     with wave.open(str(path)) as audio:
         assert audio.getnframes() == 16000
+
+
+async def test_a_dripped_answer_ends_at_the_deadline(sandbox: VoipanoSandbox) -> None:
+    sandbox.faults.script("/call-otp", Fault.drip(3.0))
+    async with sandbox.serve() as base_url:
+        client = AsyncVoipano(sandbox.token, base_url=base_url, timeout=1.0, deadline=0.6)
+        async with client:
+            with anyio.fail_after(10), pytest.raises(APITimeoutError) as info:
+                await client.call_otp("09123456789")
+            # Every gap (0.15 s) is shorter than the read timeout: only the deadline ends it.
+            assert "deadline exceeded" in str(info.value)
+            assert info.value.may_have_been_placed
+            assert client.spent == 160
+            # The next call is answered as usual: nothing was left half-read.
+            assert (await client.services()).total == 2
+
+    placed = [r for r in sandbox.requests if r.path == "/call-otp"]
+    assert [(r.acted, r.fault) for r in placed] == [(True, "drip")]

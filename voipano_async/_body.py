@@ -49,14 +49,15 @@ class _Inflate:
         return out
 
 
-def _layers(content_encoding: str | None) -> list[_Inflate]:
+def _layer(content_encoding: str | None) -> _Inflate | None:
+    """The one coding to undo; stacked codings ("gzip, gzip") are not something we asked for."""
     names = [n.strip().lower() for n in (content_encoding or "").split(",")]
-    layers = []
-    for name in reversed([n for n in names if n and n != "identity"]):
-        if name not in {"gzip", "x-gzip", "deflate"}:
-            raise BodyError(f"unsupported content encoding {name!r}")
-        layers.append(_Inflate(name))
-    return layers
+    names = [n for n in names if n and n != "identity"]
+    if not names:
+        return None
+    if len(names) > 1 or names[0] not in {"gzip", "x-gzip", "deflate"}:
+        raise BodyError(f"unsupported content encoding {content_encoding!r}")
+    return _Inflate(names[0])
 
 
 async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) -> bytes:
@@ -69,10 +70,10 @@ async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) ->
     chunks: list[bytes] = []
     size = 0
     try:
-        layers = _layers(response.headers.get("content-encoding"))
+        layer = _layer(response.headers.get("content-encoding"))
         async with aclosing(response.aiter_raw()) as raw:
             async for chunk in raw:
-                for layer in layers:
+                if layer is not None:
                     chunk = layer.decode(chunk, limit - size)
                 chunks.append(chunk)
                 size += len(chunk)

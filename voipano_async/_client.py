@@ -418,6 +418,9 @@ class AsyncVoipano:
     async def _charged(
         self, path: str, body: dict[str, Any], cl: type[Charged], options: RequestOptions
     ) -> Charged:
+        # Whatever would fail to build (a body that is not JSON, say) fails here, before
+        # any credit is reserved: a call that was never sent costs nothing.
+        self._transport.check_request("POST", path, json=body, options=options)
         guard = self._transport.pool.guard
         price = guard.reserve(path)
         try:

@@ -481,6 +481,24 @@ class Transport:
         if options.headers:
             request.headers.update(options.headers)
 
+    def check_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None,
+        options: RequestOptions,
+    ) -> None:
+        """Build the request once without sending it: what cannot be sent fails here."""
+        self._build(
+            method,
+            self._base + path,
+            params=None,
+            json=json,
+            options=options,
+            timeout=self.timeout,
+        )
+
     def _request_line(self, request: httpx2.Request) -> str:
         return f"{request.method} {self._target(request.url)}"
 

@@ -18,7 +18,7 @@ class Fault:
     """One scripted answer that replaces the sandbox's normal one.
 
     Build them with the class methods: :meth:`error`, :meth:`html`, :meth:`rate_limited`,
-    :meth:`slow`, :meth:`drop` and :meth:`truncated`.
+    :meth:`slow`, :meth:`drip`, :meth:`drop` and :meth:`truncated`.
 
     Attributes:
         status: Answer this status (with ``json`` or ``body``) instead of the real answer.
@@ -30,6 +30,8 @@ class Fault:
         disconnect: Close the connection instead of answering.
         truncate: Send the real answer's JSON cut in half (a complete HTTP answer whose
             body is not valid JSON).
+        drip_seconds: Send the real answer a few bytes at a time, spread over this many seconds
+            (each gap shorter than a read timeout, the whole longer than a deadline).
         kind: A short name for reports and random selection.
     """
 
@@ -41,6 +43,7 @@ class Fault:
     act: bool = False
     disconnect: bool = False
     truncate: bool = False
+    drip_seconds: float = 0.0
     kind: str = "custom"
 
     @classmethod
@@ -82,6 +85,11 @@ class Fault:
         return cls(delay=seconds, act=True, kind="slow")
 
     @classmethod
+    def drip(cls, seconds: float) -> Fault:
+        """Carry the request out, then trickle the answer out over ``seconds``."""
+        return cls(drip_seconds=seconds, act=True, kind="drip")
+
+    @classmethod
     def drop(cls, *, after_acting: bool = False) -> Fault:
         """Close the connection without an answer, before or after carrying the request out."""
         return cls(
@@ -104,6 +112,7 @@ FAULT_KINDS: Mapping[str, Fault] = MappingProxyType(
         "drop": Fault.drop(),
         "drop-after": Fault.drop(after_acting=True),
         "slow": Fault.slow(1.0),
+        "drip": Fault.drip(1.0),
         "truncated": Fault.truncated(),
     }
 )
@@ -148,7 +157,8 @@ class Faults:
             seed: Seeds the choice of which requests fail and how.
             kinds: Names from ``FAULT_KINDS`` or :class:`Fault` objects (default: all).
             paths: Only these paths (default: every path).
-            slow_seconds: The delay of the ``"slow"`` kind (default 1 s).
+            slow_seconds: The delay of the ``"slow"`` kind and the length of the ``"drip"``
+                kind (default 1 s).
         """
         if not 0 <= rate <= 1:
             raise ValueError("rate must be between 0 and 1")
@@ -156,7 +166,12 @@ class Faults:
         faults = [FAULT_KINDS[k] if isinstance(k, str) else k for k in chosen]
         if slow_seconds is not None:
             faults = [
-                attrs.evolve(f, delay=slow_seconds) if f.kind == "slow" else f for f in faults
+                attrs.evolve(f, delay=slow_seconds)
+                if f.kind == "slow"
+                else attrs.evolve(f, drip_seconds=slow_seconds)
+                if f.kind == "drip"
+                else f
+                for f in faults
             ]
         self._rate = rate
         self._rng = random.Random(seed)

@@ -325,6 +325,11 @@ class VoipanoSandbox:
                 return
             if fault.delay and not await exchange.wait(fault.delay):
                 return
+            if fault.drip_seconds and isinstance(answer, dict):
+                outcome.status = 200
+                content = json.dumps(answer, ensure_ascii=False).encode()
+                await _drip(exchange, content, fault.drip_seconds)
+                return
         outcome.status = 200
         if isinstance(answer, tuple):
             content, filename = answer
@@ -600,6 +605,19 @@ class _Exchange:
             await anyio.sleep(seconds)
             tg.cancel_scope.cancel()
         return not gone
+
+
+async def _drip(exchange: _Exchange, content: bytes, seconds: float, pieces: int = 20) -> None:
+    """Send a whole answer in ``pieces`` parts spread over ``seconds``; stop if the client goes."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
+    await exchange.send({"type": "http.response.start", "status": 200, "headers": headers})
+    size = -(-len(content) // pieces)
+    for start in range(0, len(content), size):
+        if not await exchange.wait(seconds / pieces):
+            return
+        more = start + size < len(content)
+        part = content[start : start + size]
+        await exchange.send({"type": "http.response.body", "body": part, "more_body": more})
 
 
 async def _apply_fault(fault: Fault, exchange: _Exchange) -> None:
