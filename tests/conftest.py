@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -13,6 +17,7 @@ import respx  # noqa: E402
 
 from voipano_async import AsyncVoipano, _config  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://voipano.com/api/v1/webservice"
 TOKEN = "test-token-5f2b9c1e8d"
 
@@ -47,3 +52,27 @@ def api() -> Iterator[respx.MockRouter]:
 async def client(api: respx.MockRouter) -> AsyncIterator[AsyncVoipano]:
     async with AsyncVoipano(TOKEN) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The documentation site, built once with the real mkdocs.yml (``--strict``)."""
+    for module in ("mkdocs", "material", "mkdocstrings"):
+        pytest.importorskip(module, reason="the docs toolchain is not installed here")
+    site = tmp_path_factory.mktemp("site")
+    build = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "mkdocs", "build", "--strict"),
+            *("--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(site)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=600,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    return site

@@ -9,10 +9,7 @@ marked ``built_docs`` and run in the ``docs`` nox session, where the toolchain i
 from __future__ import annotations
 
 import ast
-import os
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -302,29 +299,6 @@ class _Page(HTMLParser):
 
 def _classes(attributes: dict[str, str | None]) -> set[str]:
     return set((attributes.get("class") or "").split())
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    for module in ("mkdocs", "material", "mkdocstrings"):
-        pytest.importorskip(module, reason="the docs toolchain is not installed here")
-    site = tmp_path_factory.mktemp("site")
-    build = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "mkdocs", "build", "--strict"),
-            *("--config-file", str(MKDOCS_YML), "--site-dir", str(site)),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=600,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
-    return site
 
 
 def _parse(path: Path) -> _Page:

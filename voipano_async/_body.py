@@ -65,7 +65,7 @@ async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) ->
 
     With ``truncate`` (error bodies) the first ``limit`` bytes are kept and a body that
     breaks off or cannot be inflated keeps what arrived; without it a larger body raises
-    :class:`BodyTooLarge` and a broken one :class:`BodyError`.
+    ``BodyTooLarge`` and a broken one ``BodyError``.
     """
     chunks: list[bytes] = []
     size = 0

@@ -406,7 +406,8 @@ class AsyncVoipano:
     ) -> CallResult:
         """Connect two numbers without showing either one to the other (charged: 120).
 
-        Arguments, errors and result as for :meth:`click_to_call`.
+        Arguments, errors and result as for
+        [`click_to_call`][voipano_async.AsyncVoipano.click_to_call].
 
         Example:
             >>> call = await client.secure_call("09123456789", "09129876543", limit=30)
@@ -495,7 +496,7 @@ class AsyncVoipano:
             max_items: Stop after this many reports.
 
         Reports come in page order; one already seen in the same walk is skipped.
-        ``.pages()`` walks the :class:`CallReportsPage` objects instead.
+        ``.pages()`` walks the [`CallReportsPage`][voipano_async.CallReportsPage] objects instead.
 
         Example:
             >>> async for report in client.call_reports(has_recording=True):
@@ -579,7 +580,8 @@ class AsyncVoipano:
         """Stream a call's recording: ``async with client.stream_call_recording(id) as audio:``.
 
         Args:
-            cdr_id: The call's ``call_details_record_id``, or its :class:`CallReport`.
+            cdr_id: The call's ``call_details_record_id``, or its
+                [`CallReport`][voipano_async.CallReport].
                 The recording is fetched from the configured API host by id; a report's
                 ``recording_url`` is never followed with the token.
 

@@ -235,7 +235,7 @@ def _explain(value: object, cl: type[Any], path: str) -> list[str]:
 
 
 def structure(value: object, cl: type[T], *, path: str = "$") -> T:
-    """Structure decoded JSON into ``cl``, raising :class:`ShapeError` when it does not fit."""
+    """Structure decoded JSON into ``cl``, raising ``ShapeError`` when it does not fit."""
     converter = _converters.get("fast") or _converter("fast")
     try:
         return converter.structure(value, cl)

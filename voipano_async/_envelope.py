@@ -5,7 +5,7 @@ Success::
     {"ok": true, "data": {...}, "billing": {"charged": 160, "unit_price": 160, ...}}
 
 Errors come in every shape listed in the API notes, and in shapes nobody listed; each
-becomes the matching :class:`APIError` subclass, never a ``KeyError``.
+becomes the matching [`APIError`][voipano_async.APIError] subclass, never a ``KeyError``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every error the SDK raises, in one tree rooted at :class:`VoipanoError`.
+"""Every error the SDK raises, in one tree rooted at [`VoipanoError`][voipano_async.VoipanoError].
 
 ::
 

@@ -57,7 +57,7 @@ FREE = Billing(charged=0, unit_price=0)
 
 @attrs.frozen(kw_only=True)
 class CallOtpResult:
-    """The answer to :meth:`AsyncVoipano.call_otp`.
+    """The answer to [`AsyncVoipano.call_otp`][voipano_async.AsyncVoipano.call_otp].
 
     Attributes:
         request_id: The server's id for this OTP call.
@@ -93,7 +93,10 @@ class CallProvider:
 
 @attrs.frozen(kw_only=True)
 class CallResult:
-    """The answer to :meth:`AsyncVoipano.click_to_call` and :meth:`AsyncVoipano.secure_call`.
+    """The answer to a click-to-call or a secure call.
+
+    From [`click_to_call`][voipano_async.AsyncVoipano.click_to_call] and
+    [`secure_call`][voipano_async.AsyncVoipano.secure_call].
 
     Attributes:
         request_id: The server's id for this call.
@@ -157,7 +160,10 @@ class Pagination:
 
 @attrs.frozen(kw_only=True)
 class CallReportsPage:
-    """One page of call reports, from :meth:`AsyncVoipano.call_reports_page`.
+    """One page of call reports.
+
+    From [`call_reports_page`][voipano_async.AsyncVoipano.call_reports_page] and the pages
+    of [`call_reports`][voipano_async.AsyncVoipano.call_reports].
 
     Attributes:
         endpoint_number: The line the reports belong to.
@@ -214,7 +220,7 @@ class Service:
 
 @attrs.frozen(kw_only=True)
 class ServiceList:
-    """The answer to :meth:`AsyncVoipano.services`.
+    """The answer to [`AsyncVoipano.services`][voipano_async.AsyncVoipano.services].
 
     Attributes:
         items: The account's services.
@@ -250,7 +256,7 @@ class VoicemailInbox:
 
 @attrs.frozen(kw_only=True)
 class VoicemailInboxes:
-    """The answer to :meth:`AsyncVoipano.voicemail_inboxes`.
+    """The answer to [`voicemail_inboxes`][voipano_async.AsyncVoipano.voicemail_inboxes].
 
     Attributes:
         items: The inboxes.

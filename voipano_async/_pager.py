@@ -187,7 +187,7 @@ class CallReportPager:
     After the first page tells ``last_page``, the following pages are fetched
     ``concurrency`` at a time and yielded in page order. A report already yielded in the
     same walk is skipped (pages shift as new calls arrive). Each ``async for`` starts a new
-    walk from page 1. :meth:`pages` walks the pages themselves.
+    walk from page 1. [`pages`][voipano_async.CallReportPager.pages] walks the pages themselves.
 
     Example:
         >>> async for report in client.call_reports(has_recording=True, concurrency=8):
@@ -206,5 +206,8 @@ class CallReportPager:
         return _ItemIterator(_PageWalker(self._fetch, self._concurrency), self._max_items)
 
     def pages(self) -> AsyncIterator[CallReportsPage]:
-        """Walk the pages (as :class:`CallReportsPage`) instead of the reports."""
+        """Walk the pages instead of the reports.
+
+        Yields [`CallReportsPage`][voipano_async.CallReportsPage] objects.
+        """
         return _PageWalker(self._fetch, self._concurrency)

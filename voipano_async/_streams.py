@@ -91,8 +91,9 @@ def _parse_charged(value: str | None) -> int | None:
 class AudioStream:
     """An audio file being streamed from the API.
 
-    Get one from :meth:`AsyncVoipano.stream_call_recording` or
-    :meth:`AsyncVoipano.stream_voicemail_recording`, inside ``async with``.
+    Get one inside ``async with`` from
+    [`stream_call_recording`][voipano_async.AsyncVoipano.stream_call_recording] or
+    [`stream_voicemail_recording`][voipano_async.AsyncVoipano.stream_voicemail_recording].
 
     Attributes:
         filename: A safe file name, from ``Content-Disposition`` or made from the id.
@@ -136,7 +137,10 @@ class AudioStream:
             ) from exc
 
     async def read(self) -> bytes:
-        """Read the whole file into memory (prefer :meth:`save` for large files)."""
+        """Read the whole file into memory.
+
+        Prefer [`save`][voipano_async.AudioStream.save] for large files.
+        """
         parts = []
         async with aclosing(self.aiter_bytes()) as chunks:
             async for chunk in chunks:
@@ -146,7 +150,7 @@ class AudioStream:
     async def save(self, dest: StrPath) -> Path:
         """Stream the file to disk and return the path written.
 
-        ``dest`` is a directory (the file gets :attr:`filename`) or a file path (replaced if
+        ``dest`` is a directory (the file gets ``filename``) or a file path (replaced if
         it exists). The data goes to a temporary file beside the target, renamed into place
         only once complete: a failed or cancelled download leaves no file behind.
         """
@@ -222,7 +226,10 @@ def _resolve_target(dest: StrPath, filename: str) -> Path:
 
 
 class AudioStreamContext:
-    """``async with`` this to get an :class:`AudioStream`; leaving closes the connection."""
+    """``async with`` this to get an audio stream; leaving closes the connection.
+
+    It gives an [`AudioStream`][voipano_async.AudioStream].
+    """
 
     def __init__(
         self, opener: Callable[[], Awaitable[StreamHandle]], *, fallback_name: str

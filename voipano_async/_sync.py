@@ -1,4 +1,4 @@
-"""``Voipano``: the blocking client, running :class:`AsyncVoipano` on a background loop.
+"""``Voipano``: the blocking client, running ``AsyncVoipano`` on a background loop.
 
 There is one implementation of every request: the async one. ``Voipano`` owns an anyio
 blocking portal (one event-loop thread per client) and hands each call to it, so retries,
@@ -122,7 +122,9 @@ class _Runner:
 
 
 class AudioStreamSync:
-    """A recording being streamed, for the blocking client (see :class:`AudioStream`).
+    """A recording being streamed, for the blocking client.
+
+    The blocking twin of [`AudioStream`][voipano_async.AudioStream].
 
     Attributes:
         filename: A safe file name, from ``Content-Disposition`` or made from the id.
@@ -155,7 +157,10 @@ class AudioStreamSync:
             self._runner.run(chunks.aclose)
 
     def read(self) -> bytes:
-        """Read the whole file into memory (prefer :meth:`save` for large files)."""
+        """Read the whole file into memory.
+
+        Prefer [`save`][voipano_async.AudioStreamSync.save] for large files.
+        """
         return self._runner.run(self._stream.read)
 
     def save(self, dest: StrPath) -> Path:
@@ -181,8 +186,11 @@ class _StreamContextSync(AbstractContextManager[AudioStreamSync]):
 
 
 class CallReportIterator:
-    """Every call report across all pages, for the blocking client (see
-    :class:`CallReportPager`): ``for report in client.call_reports():``."""
+    """Every call report across all pages, for the blocking client.
+
+    ``for report in client.call_reports():``; the blocking twin of
+    [`CallReportPager`][voipano_async.CallReportPager].
+    """
 
     def __init__(self, pager: CallReportPager, runner: _Runner) -> None:
         self._pager = pager
@@ -192,7 +200,10 @@ class CallReportIterator:
         return _step(self._pager.__aiter__(), self._runner)
 
     def pages(self) -> Iterator[CallReportsPage]:
-        """Walk the pages (as :class:`CallReportsPage`) instead of the reports."""
+        """Walk the pages instead of the reports.
+
+        Yields [`CallReportsPage`][voipano_async.CallReportsPage] objects.
+        """
         return _step(self._pager.pages(), self._runner)
 
 
@@ -208,7 +219,8 @@ class Voipano:
     """The blocking client, for Django, Flask, scripts and notebooks.
 
     Same constructor options, methods, models, errors and retry rules as
-    :class:`AsyncVoipano`, which it runs underneath on one background event-loop thread
+    [`AsyncVoipano`][voipano_async.AsyncVoipano], which it runs underneath on one background
+    event-loop thread
     per client. Safe to share between threads; usable where an event loop is already
     running in the calling thread (Jupyter). Ctrl-C cancels the request in flight and
     leaves the client usable.
@@ -346,7 +358,10 @@ class Voipano:
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> CallOtpResult:
-        """Call a number and read out a verification code; see :meth:`AsyncVoipano.call_otp`."""
+        """Call a number and read out a verification code.
+
+        See [`AsyncVoipano.call_otp`][voipano_async.AsyncVoipano.call_otp].
+        """
         return self._runner.run(
             lambda: self._async.call_otp(
                 phone_number,
@@ -371,7 +386,10 @@ class Voipano:
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> CallResult:
-        """Ring one number, then connect it to another; see :meth:`AsyncVoipano.click_to_call`."""
+        """Ring one number, then connect it to another.
+
+        See [`AsyncVoipano.click_to_call`][voipano_async.AsyncVoipano.click_to_call].
+        """
         return self._runner.run(
             lambda: self._async.click_to_call(
                 call_source,
@@ -421,7 +439,10 @@ class Voipano:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
     ) -> CallReportsPage:
-        """Fetch one page of call reports; see :meth:`AsyncVoipano.call_reports_page`."""
+        """Fetch one page of call reports.
+
+        See [`AsyncVoipano.call_reports_page`][voipano_async.AsyncVoipano.call_reports_page].
+        """
         return self._runner.run(
             lambda: self._async.call_reports_page(
                 page,
@@ -447,7 +468,7 @@ class Voipano:
         """Every call report across all pages: ``for report in client.call_reports():``.
 
         Pages after the first are fetched ``concurrency`` at a time; see
-        :meth:`AsyncVoipano.call_reports`.
+        [`AsyncVoipano.call_reports`][voipano_async.AsyncVoipano.call_reports].
         """
         pager = self._async.call_reports(
             per_page=per_page,
@@ -467,7 +488,10 @@ class Voipano:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceList:
-        """List the account's service subscriptions; see :meth:`AsyncVoipano.services`."""
+        """List the account's service subscriptions.
+
+        See [`AsyncVoipano.services`][voipano_async.AsyncVoipano.services].
+        """
         return self._runner.run(
             lambda: self._async.services(
                 request_timeout=request_timeout,
@@ -485,7 +509,10 @@ class Voipano:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
     ) -> VoicemailInboxes:
-        """List voicemail inboxes; see :meth:`AsyncVoipano.voicemail_inboxes`."""
+        """List voicemail inboxes.
+
+        See [`AsyncVoipano.voicemail_inboxes`][voipano_async.AsyncVoipano.voicemail_inboxes].
+        """
         return self._runner.run(
             lambda: self._async.voicemail_inboxes(
                 context=context,

@@ -1,7 +1,7 @@
 """The one request path below every endpoint method.
 
 Authentication, retries, timeouts, redirects, the concurrency cap, logging and the mapping
-of failures to :mod:`voipano_async` errors all live here, once.
+of failures to ``voipano_async`` errors all live here, once.
 
 The rule that matters most: a charged call (``call_otp``, ``click_to_call``,
 ``secure_call``) is re-sent only when the server provably did not act on it, which is when
@@ -327,7 +327,7 @@ class Failure:
 
 
 class Transport:
-    """Sends requests for one client configuration over a shared :class:`Pool`."""
+    """Sends requests for one client configuration over a shared ``Pool``."""
 
     def __init__(
         self,

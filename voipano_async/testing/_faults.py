@@ -17,8 +17,14 @@ __all__ = ["FAULT_KINDS", "Fault", "Faults"]
 class Fault:
     """One scripted answer that replaces the sandbox's normal one.
 
-    Build them with the class methods: :meth:`error`, :meth:`html`, :meth:`rate_limited`,
-    :meth:`slow`, :meth:`drip`, :meth:`drop` and :meth:`truncated`.
+    Build them with the class methods:
+    [`error`][voipano_async.testing.Fault.error],
+    [`html`][voipano_async.testing.Fault.html],
+    [`rate_limited`][voipano_async.testing.Fault.rate_limited],
+    [`slow`][voipano_async.testing.Fault.slow],
+    [`drip`][voipano_async.testing.Fault.drip],
+    [`drop`][voipano_async.testing.Fault.drop] and
+    [`truncated`][voipano_async.testing.Fault.truncated].
 
     Attributes:
         status: Answer this status (with ``json`` or ``body``) instead of the real answer.
@@ -116,6 +122,14 @@ FAULT_KINDS: Mapping[str, Fault] = MappingProxyType(
         "truncated": Fault.truncated(),
     }
 )
+"""The named faults that ``Faults.random(kinds=...)`` picks from, by name.
+
+``"500"``, ``"502"``, ``"503"``: an error answer, the server did not act. ``"429"``:
+rate limited with ``Retry-After: 0``. ``"html"``: a proxy's HTML error page. ``"drop"``
+and ``"drop-after"``: the connection closed before or after the server acted. ``"slow"``:
+acted, answered after a delay. ``"drip"``: acted, the answer trickled out. ``"truncated"``:
+acted, half of the JSON answer sent. Read-only.
+"""
 
 
 class Faults:
@@ -155,7 +169,8 @@ class Faults:
         Args:
             rate: From 0 (off) to 1.
             seed: Seeds the choice of which requests fail and how.
-            kinds: Names from ``FAULT_KINDS`` or :class:`Fault` objects (default: all).
+            kinds: Names from ``FAULT_KINDS`` or [`Fault`][voipano_async.testing.Fault]
+                objects (default: all).
             paths: Only these paths (default: every path).
             slow_seconds: The delay of the ``"slow"`` kind and the length of the ``"drip"``
                 kind (default 1 s).

@@ -82,8 +82,10 @@ class DroppedConnection(Exception):
 class VoipanoSandbox:
     """An in-memory Voipano webservice: every endpoint, with state, prices and faults.
 
-    It is an ASGI application. Use it in process with :meth:`client` (no sockets; asyncio
-    and trio), or over the wire with :meth:`serve` (uvicorn on a loopback port; asyncio).
+    It is an ASGI application. Use it in process with
+    [`client`][voipano_async.testing.VoipanoSandbox.client] (no sockets; asyncio and trio),
+    or over the wire with [`serve`][voipano_async.testing.VoipanoSandbox.serve] (uvicorn on a
+    loopback port; asyncio).
 
     Args:
         token: The token it accepts (``401`` for any other).
@@ -96,8 +98,9 @@ class VoipanoSandbox:
     Attributes:
         token: The accepted token.
         credit: The credit left now.
-        requests: Every request received, in order (:class:`RecordedRequest`).
-        faults: Fault injection (:class:`Faults`).
+        requests: Every request received, in order
+            ([`RecordedRequest`][voipano_async.testing.RecordedRequest]).
+        faults: Fault injection ([`Faults`][voipano_async.testing.Faults]).
         reports: The call reports, newest first, as the API sends them.
         voicemail_messages: The voicemail messages that can be downloaded.
         allowed_contexts: The voicemail contexts the token may read.
@@ -161,9 +164,10 @@ class VoipanoSandbox:
     # -- ways in --------------------------------------------------------------------------
 
     def client(self, **options: Any) -> AsyncVoipano:
-        """An :class:`AsyncVoipano` wired to this sandbox in process (no sockets).
+        """An ``AsyncVoipano`` wired to this sandbox in process (no sockets).
 
-        ``options`` go to :class:`AsyncVoipano` (``max_retries``, ``timeout``, ...). HTTP
+        ``options`` go to [`AsyncVoipano`][voipano_async.AsyncVoipano] (``max_retries``,
+        ``timeout``, ...). HTTP
         timeouts are honoured: a slow answer raises ``APITimeoutError`` as it would over
         the network.
         """
@@ -172,7 +176,7 @@ class VoipanoSandbox:
         return AsyncVoipano(base_url=IN_PROCESS_URL, http_client=http, **options)
 
     def sync_client(self, **options: Any) -> Voipano:
-        """A blocking :class:`Voipano` wired to this sandbox in process (no sockets).
+        """A blocking ``Voipano`` wired to this sandbox in process (no sockets).
 
         Close it (``with`` or ``close()``): it runs an event-loop thread.
         """

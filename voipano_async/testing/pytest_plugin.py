@@ -1,7 +1,7 @@
 """pytest fixtures for testing code that uses voipano-async, registered automatically.
 
-``voipano_sandbox`` is a fresh :class:`~voipano_async.testing.VoipanoSandbox` per test;
-``voipano_client`` is an :class:`~voipano_async.AsyncVoipano` wired to it in process. Both
+``voipano_sandbox`` is a fresh [`VoipanoSandbox`][voipano_async.testing.VoipanoSandbox] per test;
+``voipano_client`` is an [`AsyncVoipano`][voipano_async.AsyncVoipano] wired to it in process. Both
 are plain (synchronous) fixtures, so they work with pytest-asyncio, anyio's plugin and
 trio alike.
 

@@ -1,0 +1,139 @@
+"""The built documentation site, read as a user reads it: no markup shown as text.
+
+A strict MkDocs build once passed while four guide pages printed an include line
+(``--8 < --"docs/examples/…"``) where their example app should have been, and the API
+reference printed Sphinx roles (``:meth:`click_to_call```) as text. These tests read every
+built page. They need the docs toolchain and run in the ``docs`` nox session.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.built_docs
+
+DOCS = ROOT / "docs"
+INCLUDE = re.compile(r'^-{2}8<-{2} "([^"]+)"$', re.M)
+# What a broken include or a raw role looks like once rendered as text.
+INCLUDE_AS_TEXT = re.compile(r"-{2}8\s*<\s*-{2}")
+SPHINX_ROLE = re.compile(r":(?:meth|class|func|attr|mod|exc|data|obj):`?")
+
+
+class _Text(HTMLParser):
+    """The page's visible text, and the text of each code block."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.blocks: list[str] = []
+        self._skip = 0
+        self._pre = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"script", "style"}:
+            self._skip += 1
+        elif tag == "pre":
+            self._pre += 1
+            self.blocks.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"script", "style"}:
+            self._skip -= 1
+        elif tag == "pre":
+            self._pre -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        self.text.append(data)
+        if self._pre:
+            self.blocks[-1] += data
+
+
+def _read(page: Path) -> _Text:
+    parsed = _Text()
+    parsed.feed(page.read_text(encoding="utf-8"))
+    return parsed
+
+
+def _pages(site: Path) -> list[Path]:
+    pages = sorted(p for p in site.rglob("*.html") if p.name != "404.html")
+    assert len(pages) > 20, pages
+    return pages
+
+
+def _built(site: Path, source: Path) -> Path:
+    relative = source.relative_to(DOCS).with_suffix("")
+    if relative.name == "index":
+        return site / relative.parent / "index.html"
+    return site / relative / "index.html"
+
+
+def _snippet(spec: str) -> str:
+    """What an include ``file`` or ``file:section`` brings in, as pymdownx.snippets does."""
+    path, _, section = spec.partition(":")
+    text = (ROOT / path).read_text(encoding="utf-8")
+    if not section:
+        return text
+    name = re.escape(section)
+    match = re.search(
+        rf"^.*--8<-- \[start:{name}\].*\n(.*?)^.*--8<-- \[end:{name}\]", text, flags=re.M | re.S
+    )
+    assert match, f"{spec}: no such section"
+    return match[1]
+
+
+def test_no_page_shows_an_include_directive_or_a_sphinx_role(site: Path) -> None:
+    problems = []
+    for page in _pages(site):
+        text = "".join(_read(page).text)
+        for pattern in (INCLUDE_AS_TEXT, SPHINX_ROLE):
+            for match in pattern.finditer(text):
+                around = text[max(0, match.start() - 40) : match.end() + 40]
+                problems.append(f"{page.relative_to(site)}: {around!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_page_has_an_empty_code_block(site: Path) -> None:
+    empty = [
+        str(page.relative_to(site))
+        for page in _pages(site)
+        for block in _read(page).blocks
+        if not block.strip()
+    ]
+    assert not empty, empty
+
+
+@pytest.mark.parametrize(
+    "source",
+    sorted(p for p in DOCS.rglob("*.md") if INCLUDE.search(p.read_text(encoding="utf-8"))),
+    ids=lambda p: str(p.relative_to(DOCS)),
+)
+def test_every_included_listing_is_shown_whole(site: Path, source: Path) -> None:
+    code = "\n".join(_read(_built(site, source)).blocks)
+    shown = {line.strip() for line in code.splitlines()}
+    for spec in INCLUDE.findall(source.read_text(encoding="utf-8")):
+        if spec == "CHANGELOG.md":
+            continue  # included as prose, not as a listing
+        wanted = [line.strip() for line in _snippet(spec).splitlines() if line.strip()]
+        wanted = [html.unescape(line) for line in wanted if "--8<--" not in line]
+        missing = [line for line in wanted if line not in shown]
+        assert wanted, f"{spec} is empty"
+        assert not missing, f"{source.name} lacks {len(missing)} lines of {spec}: {missing[:3]}"
+
+
+def test_the_changelog_page_shows_the_changelog(site: Path) -> None:
+    text = "".join(_read(site / "changelog" / "index.html").text)
+    first = next(
+        line.lstrip("# ").strip()
+        for line in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("## ")
+    )
+    assert first in text
