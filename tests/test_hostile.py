@@ -151,19 +151,21 @@ async def test_a_gzip_bomb_is_inflated_only_up_to_the_cap(
 async def test_a_gzipped_answer_within_the_cap_reads_as_usual(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
-    api.get("/services").respond(
-        200, content=gzip.compress(SERVICES_BODY), headers={"Content-Encoding": "gzip"}
-    )
-    assert (await client.services()).total == 1
+    with anyio.fail_after(10):
+        api.get("/services").respond(
+            200, content=gzip.compress(SERVICES_BODY), headers={"Content-Encoding": "gzip"}
+        )
+        assert (await client.services()).total == 1
 
 
 async def test_an_unsupported_content_encoding_is_an_unexpected_response(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
-    api.get("/services").respond(200, content=b"....", headers={"Content-Encoding": "br"})
-    with pytest.raises(UnexpectedResponseError, match="could not be decoded") as info:
-        await client.services()
-    assert "unsupported content encoding 'br'" in str(info.value)
+    with anyio.fail_after(10):
+        api.get("/services").respond(200, content=b"....", headers={"Content-Encoding": "br"})
+        with pytest.raises(UnexpectedResponseError, match="could not be decoded") as info:
+            await client.services()
+        assert "unsupported content encoding 'br'" in str(info.value)
 
 
 # -- auto-paging never trusts last_page blindly -------------------------------------------------
@@ -253,39 +255,44 @@ async def test_an_unfollowable_redirect_is_an_api_error(location: str | None) ->
 async def test_headers_that_cannot_be_sent_are_refused_before_reserving_credit(
     api: respx.MockRouter,
 ) -> None:
-    route = api.post("/call-otp").respond(200, json=samples.CALL_OTP)
-    async with AsyncVoipano(TOKEN, spend_limit=160) as client:
-        with pytest.raises(ValueError, match="ASCII"):
-            await client.call_otp("09123456789", extra_headers={"X-Note": "سلام"})
-        with pytest.raises(ValueError, match="one line"):
-            await client.call_otp("09123456789", extra_headers={"X-Note": "a\r\nInjected: 1"})
-        assert client.spent == 0
-        assert not route.called
-        # The budget is whole: the next call goes through.
-        await client.call_otp("09123456789")
-        assert client.spent == 160
+    with anyio.fail_after(10):
+        route = api.post("/call-otp").respond(200, json=samples.CALL_OTP)
+        async with AsyncVoipano(TOKEN, spend_limit=160) as client:
+            with pytest.raises(ValueError, match="ASCII"):
+                await client.call_otp("09123456789", extra_headers={"X-Note": "سلام"})
+            with pytest.raises(ValueError, match="one line"):
+                await client.call_otp("09123456789", extra_headers={"X-Note": "a\r\nInjected: 1"})
+            assert client.spent == 0
+            assert not route.called
+            # The budget is whole: the next call goes through.
+            await client.call_otp("09123456789")
+            assert client.spent == 160
 
 
 async def test_a_negative_charge_never_lowers_spending(api: respx.MockRouter) -> None:
-    negative = json.loads(json.dumps(samples.CALL_OTP))
-    negative["billing"]["charged"] = -100_000
-    api.post("/call-otp").respond(200, json=negative)
-    async with AsyncVoipano(TOKEN, spend_limit=200) as client:
-        with pytest.raises(UnexpectedResponseError, match=r"\$\.billing\.charged") as info:
-            await client.call_otp("09123456789")
-        assert info.value.may_have_been_placed
-        assert client.spent == 160  # counted at its price, as any unreadable answer
+    with anyio.fail_after(10):
+        negative = json.loads(json.dumps(samples.CALL_OTP))
+        negative["billing"]["charged"] = -100_000
+        api.post("/call-otp").respond(200, json=negative)
+        async with AsyncVoipano(TOKEN, spend_limit=200) as client:
+            with pytest.raises(UnexpectedResponseError, match=r"\$\.billing\.charged") as info:
+                await client.call_otp("09123456789")
+            assert info.value.may_have_been_placed
+            assert client.spent == 160  # counted at its price, as any unreadable answer
 
 
 async def test_a_token_echoed_in_the_error_code_is_scrubbed(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
-    api.get("/services").respond(400, json={"ok": False, "code": f"bad-{TOKEN}", "message": "x"})
-    with pytest.raises(APIError) as info:
-        await client.services()
-    assert TOKEN not in str(info.value)
-    assert TOKEN not in repr(info.value)
-    assert info.value.code == "bad-***"
+    with anyio.fail_after(10):
+        api.get("/services").respond(
+            400, json={"ok": False, "code": f"bad-{TOKEN}", "message": "x"}
+        )
+        with pytest.raises(APIError) as info:
+            await client.services()
+        assert TOKEN not in str(info.value)
+        assert TOKEN not in repr(info.value)
+        assert info.value.code == "bad-***"
 
 
 @pytest.mark.parametrize("status", [200, 502])
@@ -293,24 +300,26 @@ async def test_a_token_across_the_preview_cut_leaks_no_half(
     api: respx.MockRouter, client: AsyncVoipano, status: int
 ) -> None:
     # The token starts a few characters before the 2,000-character cut of the preview.
-    text = "x" * (2000 - 6) + TOKEN + " and more"
-    api.get("/services").respond(status, text=text, headers={"Content-Type": "text/html"})
-    with pytest.raises((UnexpectedResponseError, ServerError)) as info:
-        await client.with_options(max_retries=0).services()
-    shown = f"{info.value} {info.value!r} {getattr(info.value, 'body', '')}"
-    assert TOKEN[:6] not in shown
+    with anyio.fail_after(10):
+        text = "x" * (2000 - 6) + TOKEN + " and more"
+        api.get("/services").respond(status, text=text, headers={"Content-Type": "text/html"})
+        with pytest.raises((UnexpectedResponseError, ServerError)) as info:
+            await client.with_options(max_retries=0).services()
+        shown = f"{info.value} {info.value!r} {getattr(info.value, 'body', '')}"
+        assert TOKEN[:6] not in shown
 
 
 @pytest.mark.parametrize("per_page", [True, 2.5, 0, "10"])
 async def test_per_page_is_checked_like_page_before_sending(
     api: respx.MockRouter, client: AsyncVoipano, per_page: object
 ) -> None:
-    route = api.get("/call-reports").respond(200, json=samples.CALL_REPORTS)
-    with pytest.raises(ValueError, match="per_page"):
-        await client.call_reports_page(1, per_page=per_page)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="per_page"):
-        client.call_reports(per_page=per_page)  # type: ignore[arg-type]
-    assert not route.called
+    with anyio.fail_after(10):
+        route = api.get("/call-reports").respond(200, json=samples.CALL_REPORTS)
+        with pytest.raises(ValueError, match="per_page"):
+            await client.call_reports_page(1, per_page=per_page)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="per_page"):
+            client.call_reports(per_page=per_page)  # type: ignore[arg-type]
+        assert not route.called
 
 
 # -- errors say where they went wrong ---------------------------------------------------------
@@ -348,28 +357,30 @@ async def test_a_connection_failure_names_host_and_port() -> None:
 async def test_a_long_persian_file_name_fits_the_file_system(
     api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
 ) -> None:
-    name = "ض" * 150 + ".wav"  # 300 bytes of UTF-8: too long for a file name as it is
-    api.get("/call-recordings/abc").respond(
-        200,
-        content=b"RIFF....",
-        headers={
-            "Content-Type": "audio/wav",
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-        },
-    )
-    path = await client.download_call_recording("abc", tmp_path)
-    assert path.read_bytes() == b"RIFF...."
-    assert path.suffix == ".wav"
-    assert len(path.name.encode()) <= 255
-    assert path.name.startswith("ضضض")
+    with anyio.fail_after(10):
+        name = "ض" * 150 + ".wav"  # 300 bytes of UTF-8: too long for a file name as it is
+        api.get("/call-recordings/abc").respond(
+            200,
+            content=b"RIFF....",
+            headers={
+                "Content-Type": "audio/wav",
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            },
+        )
+        path = await client.download_call_recording("abc", tmp_path)
+        assert path.read_bytes() == b"RIFF...."
+        assert path.suffix == ".wav"
+        assert len(path.name.encode()) <= 255
+        assert path.name.startswith("ضضض")
 
 
 async def test_a_body_that_cannot_be_sent_costs_nothing(api: respx.MockRouter) -> None:
-    route = api.post("/call-otp").respond(200, json=samples.CALL_OTP)
-    async with AsyncVoipano(TOKEN, spend_limit=160) as client:
-        with pytest.raises(TypeError):
-            await client.call_otp("09123456789", extra_body={"when": object()})
-        assert client.spent == 0
-        assert not route.called
-        await client.call_otp("09123456789")
-        assert client.spent == 160
+    with anyio.fail_after(10):
+        route = api.post("/call-otp").respond(200, json=samples.CALL_OTP)
+        async with AsyncVoipano(TOKEN, spend_limit=160) as client:
+            with pytest.raises(TypeError):
+                await client.call_otp("09123456789", extra_body={"when": object()})
+            assert client.spent == 0
+            assert not route.called
+            await client.call_otp("09123456789")
+            assert client.spent == 160
