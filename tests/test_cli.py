@@ -191,7 +191,8 @@ def test_a_global_option_after_the_command_shows_where_it_goes(
 def test_an_unknown_option_is_still_unknown() -> None:
     result = run("--sandbox", "services", "--nonsense")
     assert result.exit_code == 2
-    assert "No such option '--nonsense'" in result.stderr
+    assert "No such option" in result.stderr
+    assert "--nonsense" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import anyio
+import fastapi.testclient
 import httpx2
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -61,6 +62,29 @@ asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 # -- FastAPI ----------------------------------------------------------------------------
+
+
+# --8<-- [start:fastapi-testclient]
+def test_fastapi_testclient_runs_the_lifespan(
+    monkeypatch: pytest.MonkeyPatch, voipano_sandbox: VoipanoSandbox
+) -> None:
+    client = voipano_sandbox.client()
+    # The lifespan calls make_voipano(): make it return the sandbox's client.
+    monkeypatch.setattr(fastapi_app, "make_voipano", lambda: client)
+    app = fastapi_app.app
+
+    with fastapi.testclient.TestClient(app) as http:  # start-up: the lifespan runs
+        assert app.state.voipano is client
+        answer = http.post("/otp", json={"phone": "0912 345 6789"})
+        assert answer.status_code == 202
+        assert answer.json()["phone"] == "09123***789"
+    assert client.is_closed  # shutdown: the lifespan closed it
+
+    [sent] = voipano_sandbox.requests
+    assert sent.json == {"phone_number": "09123456789", "purpose": "login"}
+
+
+# --8<-- [end:fastapi-testclient]
 
 
 # --8<-- [start:fastapi-fixture]

@@ -70,6 +70,7 @@ def decode_result(
     charged: bool,
     redact: str | None = None,
     content: bytes | None = None,
+    request_line: str | None = None,
 ) -> T:
     """Turn a 2xx answer into ``cl``, or raise the error it carries.
 
@@ -100,7 +101,7 @@ def decode_result(
         )
     ok = body.get("ok", True)
     if ok is False:
-        raise api_error(response, body, redact=redact)
+        raise api_error(response, body, redact=redact, request_line=request_line)
     problems: list[str] = []
     if ok is not True:
         problems.append("invalid value for type, expected a boolean @ $.ok")

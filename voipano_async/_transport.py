@@ -384,7 +384,12 @@ class Transport:
         finally:
             self.pool.release(slot)
         return decode_result(
-            response, cl, charged=charged, redact=self._scrub_text, content=content
+            response,
+            cl,
+            charged=charged,
+            redact=self._scrub_text,
+            content=content,
+            request_line=self._request_line(response.request),
         )
 
     async def open_stream(

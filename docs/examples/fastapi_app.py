@@ -1,9 +1,9 @@
 """Send login codes from a FastAPI app through one shared AsyncVoipano client.
 
-The app's lifespan creates one client at start-up, keeps it on ``app.state`` and closes
-it at shutdown. The ``get_voipano`` dependency gives it to each request. ``POST /otp``
-takes ``{"phone": "0912 345 6789"}``, places a voice OTP call and answers ``202``.
-``voipano_error_handler`` turns the SDK's errors into HTTP answers.
+The app's lifespan creates one client at start-up with ``make_voipano()``, keeps it on
+``app.state`` and closes it at shutdown. The ``get_voipano`` dependency gives it to each
+request. ``POST /otp`` takes ``{"phone": "0912 345 6789"}``, places a voice OTP call and
+answers ``202``. ``voipano_error_handler`` turns the SDK's errors into HTTP answers.
 
 Run it against the local sandbox (no account needed), from this directory:
 
@@ -44,10 +44,15 @@ from voipano_async import (
 logger = logging.getLogger(__name__)
 
 
+def make_voipano() -> AsyncVoipano:
+    """The app's one client, configured here. Tests replace this function."""
+    # VOIPANO_TOKEN (and VOIPANO_BASE_URL, if set) come from the environment.
+    return AsyncVoipano(max_concurrency=20)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # VOIPANO_TOKEN (and VOIPANO_BASE_URL, if set) come from the environment.
-    async with AsyncVoipano(max_concurrency=20) as client:
+    async with make_voipano() as client:
         app.state.voipano = client
         yield
 

@@ -122,11 +122,15 @@ class _Bars(Progress):
             self._files = self._progress.add_task("recordings", total=None, note="")
 
     def __enter__(self) -> _Bars:
-        self._progress.__enter__()
+        # A disabled display is never started: rich before 15 still ends it with a blank
+        # line on stderr, which --quiet must not print.
+        if not self._progress.disable:
+            self._progress.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(None, None, None)
+        if not self._progress.disable:
+            self._progress.__exit__(None, None, None)
 
     def _set(self, task: TaskID | None, done: int, total: int | None, note: str = "") -> None:
         if task is not None:
