@@ -141,3 +141,11 @@ def test_the_changelog_page_shows_the_changelog(site: Path) -> None:
         if line.startswith("## ")
     )
     assert first in text
+
+
+def test_reference_examples_are_code_not_quotes(site: Path) -> None:
+    """Doctest prompts under a singular "Example:" once rendered as nested quotes."""
+    page = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    assert "<blockquote" not in page
+    code = "\n".join(_read(site / "reference" / "index.html").blocks)
+    assert ">>> call = await client.secure_call(" in code

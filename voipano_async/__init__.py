@@ -1,6 +1,6 @@
 """voipano-async: the async-first Python SDK for the Voipano VoIP webservice.
 
-Example:
+Examples:
     >>> from voipano_async import AsyncVoipano
     >>> async with AsyncVoipano() as client:  # token from VOIPANO_TOKEN
     ...     otp = await client.call_otp("09123456789", purpose="login")

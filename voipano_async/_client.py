@@ -153,7 +153,7 @@ class AsyncVoipano:
         TypeError: An argument has the wrong type (a legacy ``httpx`` object, say).
         ValueError: An argument is out of range.
 
-    Example:
+    Examples:
         >>> async with AsyncVoipano() as client:
         ...     otp = await client.call_otp("09123456789", purpose="login")
         ...     print(otp.request_id, otp.billing.remaining_credit)
@@ -279,7 +279,7 @@ class AsyncVoipano:
 
         The new client is closed when this one is; closing the new one only stops it.
 
-        Example:
+        Examples:
             >>> patient = client.with_options(timeout=60, max_retries=5)
         """
         old = self._transport
@@ -348,7 +348,7 @@ class AsyncVoipano:
             APIConnectionError: The network failed; check ``may_have_been_placed``
                 before trying again.
 
-        Example:
+        Examples:
             >>> otp = await client.call_otp("09123456789", purpose="login")
         """
         body: dict[str, Any] = {"phone_number": normalize_phone_number(phone_number)}
@@ -385,7 +385,7 @@ class AsyncVoipano:
             APIError: The server refused the call.
             APIConnectionError: The network failed; check ``may_have_been_placed``.
 
-        Example:
+        Examples:
             >>> call = await client.click_to_call("09123456789", "02191010001", timeout=30)
         """
         body = _call_body(call_source, call_destination, timeout, limit)
@@ -409,7 +409,7 @@ class AsyncVoipano:
         Arguments, errors and result as for
         [`click_to_call`][voipano_async.AsyncVoipano.click_to_call].
 
-        Example:
+        Examples:
             >>> call = await client.secure_call("09123456789", "09129876543", limit=30)
         """
         body = _call_body(call_source, call_destination, timeout, limit)
@@ -458,7 +458,7 @@ class AsyncVoipano:
             has_recording: Only calls with (``True``) or without (``False``) a recording.
             extra_query: Filters the published page does not list yet (e.g. date ranges).
 
-        Example:
+        Examples:
             >>> page = await client.call_reports_page(2, per_page=50)
             >>> page.pagination.last_page
         """
@@ -498,7 +498,7 @@ class AsyncVoipano:
         Reports come in page order; one already seen in the same walk is skipped.
         ``.pages()`` walks the [`CallReportsPage`][voipano_async.CallReportsPage] objects instead.
 
-        Example:
+        Examples:
             >>> async for report in client.call_reports(has_recording=True):
             ...     print(report.id, report.call_source)
         """
@@ -533,7 +533,7 @@ class AsyncVoipano:
     ) -> ServiceList:
         """List the account's service subscriptions.
 
-        Example:
+        Examples:
             >>> for service in (await client.services()).items:
             ...     print(service.phone_number, service.remaining_days)
         """
@@ -554,7 +554,7 @@ class AsyncVoipano:
         Raises:
             PermissionDeniedError: ``context`` is not one of the token's allowed contexts.
 
-        Example:
+        Examples:
             >>> inboxes = await client.voicemail_inboxes(context="voicemail-02191010001")
         """
         params: dict[str, Any] = {}
@@ -585,7 +585,7 @@ class AsyncVoipano:
                 The recording is fetched from the configured API host by id; a report's
                 ``recording_url`` is never followed with the token.
 
-        Example:
+        Examples:
             >>> async with client.stream_call_recording(report) as audio:
             ...     async for chunk in audio.aiter_bytes():
             ...         sink.write(chunk)
@@ -651,7 +651,7 @@ class AsyncVoipano:
 
         The file appears only once complete: a failed download leaves nothing behind.
 
-        Example:
+        Examples:
             >>> path = await client.download_call_recording(report, "recordings/")
         """
         stream = self.stream_call_recording(
@@ -676,7 +676,7 @@ class AsyncVoipano:
     ) -> Path:
         """Save a voicemail message to ``dest`` (a directory or a file path); return the path.
 
-        Example:
+        Examples:
             >>> await client.download_voicemail_recording(
             ...     "1739558127.155", "voicemail/", context="voicemail-02191010001",
             ...     mailbox="1001")

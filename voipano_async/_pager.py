@@ -189,7 +189,7 @@ class CallReportPager:
     same walk is skipped (pages shift as new calls arrive). Each ``async for`` starts a new
     walk from page 1. [`pages`][voipano_async.CallReportPager.pages] walks the pages themselves.
 
-    Example:
+    Examples:
         >>> async for report in client.call_reports(has_recording=True, concurrency=8):
         ...     await client.download_call_recording(report, "recordings/")
     """

@@ -27,7 +27,7 @@ def normalize_phone_number(value: str) -> str:
         InvalidPhoneNumberError: (a ``ValueError``) when the result is not 11 digits
             starting with ``0``.
 
-    Example:
+    Examples:
         >>> normalize_phone_number("+98 (912) 345-6789")
         '09123456789'
         >>> normalize_phone_number("۰۹۱۲۳۴۵۶۷۸۹")

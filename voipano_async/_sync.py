@@ -225,7 +225,7 @@ class Voipano:
     running in the calling thread (Jupyter). Ctrl-C cancels the request in flight and
     leaves the client usable.
 
-    Example:
+    Examples:
         >>> with Voipano() as client:  # token from VOIPANO_TOKEN
         ...     otp = client.call_otp("09123456789", purpose="login")
         ...     for report in client.call_reports(has_recording=True):

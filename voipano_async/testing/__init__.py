@@ -1,6 +1,6 @@
 """Testing tools: ``VoipanoSandbox``, a faithful emulator of the Voipano webservice.
 
-Example:
+Examples:
     >>> from voipano_async.testing import VoipanoSandbox
     >>> sandbox = VoipanoSandbox()
     >>> async with sandbox.client() as client:

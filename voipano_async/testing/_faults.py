@@ -135,7 +135,7 @@ acted, half of the JSON answer sent. Read-only.
 class Faults:
     """The sandbox's fault injection: scripted answers per path, and random faults.
 
-    Example:
+    Examples:
         >>> sandbox.faults.script("/call-otp", Fault.error(503), Fault.drop())
         >>> sandbox.faults.random(0.2, seed=7)
     """

@@ -109,7 +109,7 @@ class VoipanoSandbox:
         recording_seconds: The length of the generated recordings (default 2 s of 8 kHz
             16-bit mono: 32 KB).
 
-    Example:
+    Examples:
         >>> sandbox = VoipanoSandbox(credit=500)
         >>> async with sandbox.client() as client:
         ...     await client.call_otp("09123456789")
@@ -190,7 +190,7 @@ class VoipanoSandbox:
 
         Needs the ``sandbox`` extra: ``pip install "voipano-async[sandbox]"``.
 
-        Example:
+        Examples:
             >>> async with sandbox.serve() as base_url:
             ...     client = AsyncVoipano(sandbox.token, base_url=base_url)
         """

@@ -5,7 +5,7 @@
 are plain (synchronous) fixtures, so they work with pytest-asyncio, anyio's plugin and
 trio alike.
 
-Example:
+Examples:
     >>> async def test_login_sends_an_otp(voipano_client, voipano_sandbox):
     ...     await send_login_code(voipano_client, "09123456789")
     ...     assert voipano_sandbox.requests[-1].path == "/call-otp"
