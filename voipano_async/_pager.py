@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import anyio
-
 from ._exceptions import UnexpectedResponseError
 from ._models import CallReport, CallReportsPage
+from ._taskgroup import FirstErrorGroup
 
 __all__ = ["CallReportPager"]
 
@@ -132,24 +131,21 @@ class _PageWalker:
         if len(numbers) == 1:
             return [await self._fetch(numbers[0])]
         pages: list[CallReportsPage | None] = [None] * len(numbers)
-        failures: list[tuple[int, Exception]] = []
         queue = iter(range(len(numbers)))  # shared: each worker takes the next page
 
-        async def worker(scope: anyio.CancelScope) -> None:
+        async def worker() -> None:
             for index in queue:
                 try:
                     pages[index] = await self._fetch(numbers[index])
                 except Exception as exc:
-                    # Kept, not raised: users get the error itself, never a group.
-                    failures.append((index, exc))
-                    scope.cancel()
+                    # The error of the earliest page wins, as a walk one page at a time
+                    # would have met it.
+                    group.fail(exc, order=index)
                     return
 
-        async with anyio.create_task_group() as tg:
+        async with FirstErrorGroup() as group:
             for _ in range(min(self._concurrency, len(numbers))):
-                tg.start_soon(worker, tg.cancel_scope)
-        if failures:
-            raise min(failures, key=lambda failure: failure[0])[1]
+                group.start_soon(worker)
         return [page for page in pages if page is not None]
 
 

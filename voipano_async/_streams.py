@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from email.message import Message
@@ -19,6 +18,8 @@ import httpx2
 
 from . import _config
 from ._exceptions import APIConnectionError, APITimeoutError
+from ._files import commit_partial, partial_path
+from ._taskgroup import FirstErrorGroup
 from ._transport import StreamHandle, iter_chunks
 
 __all__ = ["AudioStream", "AudioStreamContext", "safe_filename"]
@@ -155,12 +156,12 @@ class AudioStream:
         only once complete: a failed or cancelled download leaves no file behind.
         """
         target = await anyio.to_thread.run_sync(_resolve_target, dest, self.filename)
-        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        partial = partial_path(target)
         file: BinaryIO = await anyio.to_thread.run_sync(partial.open, "xb")
         try:
             await self._write_overlapped(file)
             await anyio.to_thread.run_sync(file.close)
-            await anyio.to_thread.run_sync(os.replace, partial, target)
+            await anyio.to_thread.run_sync(commit_partial, partial, target)
         except BaseException:
             # Cleanup without awaiting, so cancellation cannot interrupt it.
             file.close()
@@ -176,37 +177,28 @@ class AudioStream:
         slow disk never blocks the event loop.
         """
         send, receive = anyio.create_memory_object_stream[list[bytes]](max_buffer_size=2)
-        failures: list[Exception] = []
 
         async def write_batches() -> None:
-            try:
-                async with receive:
-                    async for batch in receive:
-                        await anyio.to_thread.run_sync(_write_joined, file, batch)
-            except Exception as exc:  # a full disk, say: stop the download
-                failures.append(exc)
-                tg.cancel_scope.cancel()
+            async with receive:
+                async for batch in receive:
+                    await anyio.to_thread.run_sync(_write_joined, file, batch)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(write_batches)
-            try:
-                async with send:
-                    batch: list[bytes] = []
-                    size = 0
-                    async with aclosing(self.aiter_bytes()) as chunks:
-                        async for chunk in chunks:
-                            batch.append(chunk)
-                            size += len(chunk)
-                            if size >= _config.DOWNLOAD_WRITE_BATCH:
-                                await send.send(batch)
-                                batch, size = [], 0
-                    if batch:
-                        await send.send(batch)
-            except Exception as exc:  # kept: users get the error itself, not a group
-                failures.append(exc)
-                tg.cancel_scope.cancel()
-        if failures:
-            raise failures[0]
+        # A full disk stops the download, a broken download stops the writes: either way
+        # the caller gets that one error.
+        async with FirstErrorGroup() as group:
+            group.start_soon(write_batches)
+            async with send:
+                batch: list[bytes] = []
+                size = 0
+                async with aclosing(self.aiter_bytes()) as chunks:
+                    async for chunk in chunks:
+                        batch.append(chunk)
+                        size += len(chunk)
+                        if size >= _config.DOWNLOAD_WRITE_BATCH:
+                            await send.send(batch)
+                            batch, size = [], 0
+                if batch:
+                    await send.send(batch)
 
 
 def _resolve_target(dest: StrPath, filename: str) -> Path:
