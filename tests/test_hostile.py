@@ -384,3 +384,17 @@ async def test_a_body_that_cannot_be_sent_costs_nothing(api: respx.MockRouter) -
             assert not route.called
             await client.call_otp("09123456789")
             assert client.spent == 160
+
+
+async def test_a_transport_that_hands_over_read_responses_still_works() -> None:
+    """A caching or mocking transport may return the same read response again and again."""
+    answer = httpx2.Response(200, json=samples.SERVICES)
+    await answer.aread()
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        return answer
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
+        client = AsyncVoipano(TOKEN, http_client=http)
+        with anyio.fail_after(10):
+            assert [(await client.services()).total for _ in range(3)] == [1, 1, 1]

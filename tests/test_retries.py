@@ -18,9 +18,9 @@ from voipano_async import (
     NotFoundError,
     RateLimitError,
     ServerError,
-    _config,
+    VoipanoError,
 )
-from voipano_async._transport import backoff_delay
+from voipano_async._retry import Failure, RetryPolicy
 
 from . import samples
 
@@ -294,13 +294,61 @@ async def test_cancellation_during_backoff_propagates_at_once(
     assert (await client.services()).total == 1
 
 
-def test_backoff_doubles_with_jitter_and_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_config, "BACKOFF_INITIAL", 0.5)
-    monkeypatch.setattr(_config, "BACKOFF_CAP", 8.0)
+def test_backoff_doubles_with_jitter_and_a_cap() -> None:
+    policy = RetryPolicy(initial=0.5, cap=8.0)
     for attempt, nominal in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (9, 8.0)]:
-        delays = {backoff_delay(attempt) for _ in range(50)}
+        delays = {policy.backoff(attempt) for _ in range(50)}
         assert all(0.75 * nominal <= d <= nominal for d in delays)
         assert len(delays) > 1  # jittered
+
+
+# -- the policy's one decision, without HTTP --------------------------------------------------
+
+
+def _failure(
+    *, maybe_sent: bool, retryable: bool = True, retry_after: float | None = None
+) -> Failure:
+    return Failure(
+        VoipanoError("x"),
+        reason="r",
+        maybe_sent=maybe_sent,
+        retryable=retryable,
+        retry_after=retry_after,
+    )
+
+
+@pytest.mark.parametrize(
+    ("charged", "maybe_sent", "retryable", "retry_after", "attempt", "waits"),
+    [
+        (False, True, True, None, 1, True),  # a read timeout on a free call: again
+        (True, True, True, None, 1, False),  # ... on a charged call: never
+        (True, False, True, None, 1, True),  # a connect error: nothing was sent
+        (False, False, False, None, 1, False),  # permanent
+        (False, True, True, None, 3, False),  # past max_retries (2)
+        (True, False, True, 5.0, 1, True),  # 429 with Retry-After within the cap
+        (False, True, True, 61.0, 1, False),  # Retry-After over the cap
+    ],
+)
+def test_the_policy_decides_without_http(
+    charged: bool,
+    maybe_sent: bool,
+    retryable: bool,
+    retry_after: float | None,
+    attempt: int,
+    waits: bool,
+) -> None:
+    policy = RetryPolicy(max_retries=2, initial=0.5, cap=8.0, max_retry_after=60.0)
+    failure = _failure(maybe_sent=maybe_sent, retryable=retryable, retry_after=retry_after)
+    wait = policy.decide(attempt, charged=charged, failure=failure)
+    assert (wait is not None) == waits
+    if waits and retry_after is not None:
+        assert wait == retry_after
+
+
+def test_no_setting_makes_a_charged_call_repeat_after_it_may_have_been_sent() -> None:
+    eager = RetryPolicy(max_retries=100, initial=0.0, cap=0.0, max_retry_after=10**9)
+    failure = _failure(maybe_sent=True)
+    assert all(eager.decide(n, charged=True, failure=failure) is None for n in range(1, 101))
 
 
 async def test_retries_are_logged_at_debug(

@@ -67,6 +67,17 @@ async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) ->
     breaks off or cannot be inflated keeps what arrived; without it a larger body raises
     ``BodyTooLarge`` and a broken one ``BodyError``.
     """
+    try:
+        # A transport may hand over a response it has read already (a cache, a mock):
+        # its body is decoded and in memory, and only its size is left to check.
+        read = response.content
+    except httpx2.ResponseNotRead:
+        pass
+    else:
+        await response.aclose()
+        if len(read) > limit and not truncate:
+            raise BodyTooLarge(f"the answer is larger than {limit:,} bytes")
+        return read[:limit]
     chunks: list[bytes] = []
     size = 0
     try:

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import attrs
 import httpx2
 
 from . import _config
@@ -22,20 +23,20 @@ from ._models import (
     ServiceList,
     VoicemailInboxes,
 )
+from ._options import RequestOptions, make_options
 from ._pager import CallReportPager
 from ._phone import normalize_phone_number
+from ._pool import Pool
+from ._retry import RetryPolicy
 from ._spend import SpendGuard
 from ._streams import AudioStreamContext, StrPath
-from ._transport import (
-    Pool,
-    RequestOptions,
+from ._transport import Transport
+from ._types import (
     Secret,
     TimeoutTypes,
-    Transport,
     describe_type,
     is_legacy_httpx,
     is_loopback,
-    make_options,
     to_timeout,
 )
 
@@ -226,7 +227,7 @@ class AsyncVoipano:
             pool=pool,
             timeout=api_timeout,
             download_timeout=stream_timeout,
-            max_retries=max_retries,
+            retry=RetryPolicy.default(max_retries),
             deadline=deadline,
         )
         self._owns_pool = True
@@ -241,7 +242,7 @@ class AsyncVoipano:
     @property
     def max_retries(self) -> int:
         """Extra attempts allowed for a failed request."""
-        return self._transport.max_retries
+        return self._transport.retry.max_retries
 
     @property
     def timeout(self) -> httpx2.Timeout:
@@ -298,7 +299,9 @@ class AsyncVoipano:
                 if download_timeout is _UNSET
                 else to_timeout(download_timeout, "download_timeout")
             ),
-            max_retries=old.max_retries if max_retries is _UNSET else max_retries,
+            retry=old.retry
+            if max_retries is _UNSET
+            else attrs.evolve(old.retry, max_retries=max_retries),
             deadline=old.deadline if deadline is _UNSET else deadline,
         )
         clone._owns_pool = False

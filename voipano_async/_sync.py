@@ -34,7 +34,7 @@ from ._models import (
 )
 from ._pager import CallReportPager
 from ._streams import AudioStream, AudioStreamContext, StrPath
-from ._transport import TimeoutTypes
+from ._types import TimeoutTypes
 
 __all__ = ["AudioStreamSync", "CallReportIterator", "Voipano"]
 

@@ -1,28 +1,19 @@
 """The one request path below every endpoint method.
 
-Authentication, retries, timeouts, redirects, the concurrency cap, logging and the mapping
-of failures to ``voipano_async`` errors all live here, once.
-
-The rule that matters most: a charged call (``call_otp``, ``click_to_call``,
-``secure_call``) is re-sent only when the server provably did not act on it, which is when
-no connection was ever made (connect error, connect or pool timeout) or when the server
-answered 429. After a read timeout, a dropped connection or any 5xx the caller gets the
-error, marked ``may_have_been_placed``.
+Each attempt is built, sent (redirects followed here, so the token never leaves the API
+host), bounded by the deadline and classified into an answer or a ``Failure``; whether to
+try again is the ``RetryPolicy``'s decision (``_retry``), asked once per failure.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import random
-import ssl
 import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import anyio
-import attrs
 import httpx2
 
 from . import _config
@@ -36,268 +27,27 @@ from ._exceptions import (
     UnexpectedResponseError,
     VoipanoError,
 )
+from ._options import NO_OPTIONS, RequestOptions
 from ._phone import mask_phone_numbers
-from ._spend import SpendGuard
+from ._pool import Pool
+from ._retry import (
+    CERTIFICATE_HELP,
+    PERMANENT,
+    Failure,
+    RetryPolicy,
+    certificate_failure,
+    describe_failure,
+)
+from ._types import Secret
 from ._version import __version__
 
-__all__ = [
-    "CERTIFICATE_HELP",
-    "Failure",
-    "Pool",
-    "RequestOptions",
-    "Secret",
-    "StreamHandle",
-    "Transport",
-    "backoff_delay",
-    "certificate_failure",
-    "describe_type",
-    "is_legacy_httpx",
-    "is_loopback",
-    "iter_chunks",
-    "make_options",
-    "to_timeout",
-]
+__all__ = ["StreamHandle", "Transport", "iter_chunks"]
 
 T = TypeVar("T")
-S = TypeVar("S")
 
 logger = logging.getLogger("voipano_async")
 
 USER_AGENT = f"voipano-async/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"
-
-TimeoutTypes = float | httpx2.Timeout | None
-
-
-def describe_type(value: object) -> str:
-    kind = type(value)
-    module = kind.__module__
-    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
-
-
-def is_legacy_httpx(value: object) -> bool:
-    """Whether ``value`` comes from the legacy ``httpx``/``httpcore`` 0.x/1.x packages."""
-    return type(value).__module__.split(".")[0] in {"httpx", "httpcore"}
-
-
-def to_timeout(value: float | httpx2.Timeout, name: str = "timeout") -> httpx2.Timeout:
-    """Seconds or an ``httpx2.Timeout``; anything else is refused with a clear ``TypeError``."""
-    if isinstance(value, httpx2.Timeout):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
-        return httpx2.Timeout(value)
-    hint = (
-        " (a legacy httpx object: voipano-async runs on httpx2; pass httpx2.Timeout(...))"
-        if is_legacy_httpx(value)
-        else ""
-    )
-    raise TypeError(
-        f"{name} must be a number of seconds or an httpx2.Timeout, "
-        f"not {describe_type(value)}{hint}"
-    )
-
-
-@attrs.frozen
-class RequestOptions:
-    """What a caller may add to one request: ``request_timeout=``, ``extra_*=``."""
-
-    timeout: httpx2.Timeout | None = None
-    headers: Mapping[str, str] | None = None
-    query: Mapping[str, Any] | None = None
-    body: Mapping[str, Any] | None = None
-
-
-NO_OPTIONS = RequestOptions()
-
-
-def _check_headers(headers: Mapping[str, str]) -> None:
-    """Refuse, before anything is sent, headers that could not be sent as given."""
-    for name, value in headers.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(
-                f"extra_headers must map str to str, not {describe_type(name)} to "
-                f"{describe_type(value)}"
-            )
-        if name.lower() == "authorization":
-            raise ValueError(
-                "extra_headers may not set Authorization: the client sends the token itself, "
-                "and only to the configured API host"
-            )
-        if not name.isascii() or not name or any(c in name for c in " \t\r\n:"):
-            raise ValueError(f"extra_headers: {name!r} is not a valid header name")
-        if not value.isascii() or any(c in value for c in "\r\n\0"):
-            raise ValueError(
-                f"extra_headers: the value of {name!r} must be ASCII text on one line "
-                "(encode other text yourself, e.g. percent-encoding)"
-            )
-
-
-def make_options(
-    request_timeout: TimeoutTypes,
-    extra_headers: Mapping[str, str] | None,
-    extra_query: Mapping[str, Any] | None,
-    extra_body: Mapping[str, Any] | None = None,
-) -> RequestOptions:
-    """Validate per-call options; ``Authorization`` cannot be overridden."""
-    if request_timeout is None and not extra_headers and not extra_query and not extra_body:
-        return NO_OPTIONS
-    if extra_headers:
-        _check_headers(extra_headers)
-    return RequestOptions(
-        timeout=None
-        if request_timeout is None
-        else to_timeout(request_timeout, "request_timeout"),
-        headers=extra_headers or None,
-        query=extra_query or None,
-        body=extra_body or None,
-    )
-
-
-class Secret(Generic[S]):
-    """Holds the token (or headers carrying it); its repr never shows it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: S) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost."}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class Pool:
-    """The HTTP connection pool and what every client sharing it shares.
-
-    ``AsyncVoipano.with_options`` makes clients that share one pool (and one concurrency
-    cap); the client that created the pool is the one that closes it.
-    """
-
-    def __init__(
-        self,
-        http: httpx2.AsyncClient,
-        *,
-        owns_http: bool,
-        max_concurrency: int | None,
-        guard: SpendGuard,
-    ) -> None:
-        self.http = http
-        self.guard = guard
-        self.owns_http = owns_http
-        self.closed = False
-        self.max_concurrency = max_concurrency
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._streaming_tasks: dict[int, int] = {}
-
-    async def acquire(self) -> object | None:
-        """Take a slot for one request or stream; ``None`` when none is needed.
-
-        A task that holds an open stream already has a slot: what it sends while the
-        stream is open rides on that slot. Waiting for a second one could deadlock once
-        every slot is held by such a task.
-        """
-        if self.max_concurrency is None:
-            return None
-        if anyio.get_current_task().id in self._streaming_tasks:
-            return None
-        if self._limiter is None:
-            # Created lazily: anyio needs a running event loop to make one.
-            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
-        slot = object()
-        await self._limiter.acquire_on_behalf_of(slot)
-        return slot
-
-    def release(self, slot: object | None) -> None:
-        if slot is not None and self._limiter is not None:
-            self._limiter.release_on_behalf_of(slot)
-
-    def hold_for_stream(self, slot: object | None) -> int | None:
-        """Mark the current task as holding ``slot`` while its stream is open."""
-        if slot is None:
-            return None
-        task = anyio.get_current_task().id
-        self._streaming_tasks[task] = self._streaming_tasks.get(task, 0) + 1
-        return task
-
-    def end_stream(self, task: int | None, slot: object | None) -> None:
-        if task is not None:
-            left = self._streaming_tasks.pop(task, 1) - 1
-            if left:
-                self._streaming_tasks[task] = left
-        self.release(slot)
-
-    async def aclose(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if self.owns_http:
-            with anyio.CancelScope(shield=True):
-                await self.http.aclose()
-
-
-_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError)
-# Failures that would repeat identically on a second attempt.
-_PERMANENT = (httpx2.UnsupportedProtocol, httpx2.LocalProtocolError)
-
-
-CERTIFICATE_HELP = (
-    "the server's TLS certificate could not be verified ({detail}). voipano-async trusts "
-    "the operating system's CA certificates: install them (Debian/Ubuntu: apt-get install "
-    "ca-certificates), or, behind a TLS-inspecting proxy, set SSL_CERT_FILE (or "
-    "SSL_CERT_DIR) to a bundle holding its CA, or pass "
-    "verify=ssl.create_default_context(cafile=...) (the CLI: --ca-bundle)"
-)
-
-
-def certificate_failure(exc: BaseException) -> str | None:
-    """The reason, when ``exc`` (or what caused it) is a failed certificate verification."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return current.verify_message or str(current)
-        if "CERTIFICATE_VERIFY_FAILED" in str(current):
-            text = str(current)
-            return text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _describe_failure(exc: httpx2.TransportError) -> tuple[type[APIConnectionError], bool, str]:
-    """(error class, whether the request may have reached the server, short reason)."""
-    if isinstance(exc, httpx2.ConnectError) and certificate_failure(exc) is not None:
-        return APIConnectionError, False, "TLS certificate not trusted"
-    if isinstance(exc, httpx2.LocalProtocolError):
-        return APIConnectionError, False, "invalid request"
-    if isinstance(exc, httpx2.ConnectTimeout):
-        return APITimeoutError, False, "connect timeout"
-    if isinstance(exc, httpx2.PoolTimeout):
-        return APITimeoutError, False, "pool timeout"
-    if isinstance(exc, _NOT_SENT):
-        return APIConnectionError, False, "connection failed"
-    if isinstance(exc, httpx2.UnsupportedProtocol):
-        return APIConnectionError, False, "unsupported protocol"
-    if isinstance(exc, httpx2.ReadTimeout):
-        return APITimeoutError, True, "read timeout"
-    if isinstance(exc, httpx2.WriteTimeout):
-        return APITimeoutError, True, "write timeout"
-    return APIConnectionError, True, "connection dropped"
-
-
-def backoff_delay(attempt: int) -> float:
-    """The wait before retry number ``attempt``: 0.5 s doubling, capped, minus up to 25%."""
-    delay = min(_config.BACKOFF_CAP, _config.BACKOFF_INITIAL * 2.0 ** min(attempt - 1, 32))
-    return delay * (1 - 0.25 * random.random())
 
 
 async def _close(response: httpx2.Response) -> None:
@@ -312,20 +62,6 @@ def iter_chunks(
     return response.aiter_bytes(chunk_size)
 
 
-@attrs.frozen
-class Failure:
-    """Why one attempt failed, and what that means for trying again."""
-
-    error: VoipanoError
-    reason: str
-    # Whether the server may have received (and acted on) the request.
-    maybe_sent: bool
-    # Whether another attempt could succeed (for a call that is safe to repeat).
-    retryable: bool
-    retry_after: float | None = None
-    status: int | None = None
-
-
 class Transport:
     """Sends requests for one client configuration over a shared ``Pool``."""
 
@@ -337,7 +73,7 @@ class Transport:
         pool: Pool,
         timeout: httpx2.Timeout,
         download_timeout: httpx2.Timeout,
-        max_retries: int,
+        retry: RetryPolicy,
         deadline: float | None,
     ) -> None:
         self.token = token
@@ -346,7 +82,7 @@ class Transport:
         self.pool = pool
         self.timeout = timeout
         self.download_timeout = download_timeout
-        self.max_retries = max_retries
+        self.retry = retry
         self.closed = False
         self._base = str(base_url).rstrip("/")
         self._origin = (base_url.scheme, base_url.host, base_url.port)
@@ -565,8 +301,18 @@ class Transport:
                     time.perf_counter() - started,
                     attempt,
                 )
-            wait = self._retry_wait(attempt, charged, outcome, line)
+            wait = self.retry.decide(attempt, charged=charged, failure=outcome)
             if wait is None:
+                if (
+                    outcome.retry_after is not None
+                    and outcome.retry_after > self.retry.max_retry_after
+                ):
+                    logger.debug(
+                        "not retrying %s: server asked to wait %.1fs (over the %.0fs cap)",
+                        line,
+                        outcome.retry_after,
+                        self.retry.max_retry_after,
+                    )
                 raise outcome.error
             logger.debug(
                 "retrying %s after %s in %.2fs (attempt %d of %d)",
@@ -574,32 +320,9 @@ class Transport:
                 outcome.reason,
                 wait,
                 attempt + 1,
-                self.max_retries + 1,
+                self.retry.max_retries + 1,
             )
             await anyio.sleep(wait)
-
-    def _retry_wait(
-        self, attempt: int, charged: bool, failure: Failure, line: str
-    ) -> float | None:
-        """The retry policy: how long to wait before the next attempt, or ``None`` to stop.
-
-        A charged call is re-sent only when the server provably did not act on it.
-        """
-        if attempt > self.max_retries or not failure.retryable:
-            return None
-        if charged and failure.maybe_sent:
-            return None
-        if failure.retry_after is None:
-            return backoff_delay(attempt)
-        if failure.retry_after > _config.MAX_RETRY_AFTER:
-            logger.debug(
-                "not retrying %s: server asked to wait %.1fs (over the %.0fs cap)",
-                line,
-                failure.retry_after,
-                _config.MAX_RETRY_AFTER,
-            )
-            return None
-        return failure.retry_after
 
     async def _attempt(
         self, request: httpx2.Request, options: RequestOptions, *, charged: bool, stream: bool
@@ -680,7 +403,7 @@ class Transport:
     def _transport_failure(
         self, request: httpx2.Request, exc: httpx2.TransportError, charged: bool
     ) -> Failure:
-        error_cls, maybe_sent, reason = _describe_failure(exc)
+        error_cls, maybe_sent, reason = describe_failure(exc)
         untrusted = certificate_failure(exc)
         url = request.url
         where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
@@ -695,7 +418,7 @@ class Transport:
             error,
             reason=reason,
             maybe_sent=maybe_sent,
-            retryable=not isinstance(exc, _PERMANENT) and untrusted is None,
+            retryable=not isinstance(exc, PERMANENT) and untrusted is None,
         )
 
     async def _send_following_redirects(

@@ -1,0 +1,72 @@
+"""Small types and checks shared by the client's modules: the one internal types module."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Generic, TypeVar
+
+import httpx2
+
+__all__ = [
+    "Secret",
+    "TimeoutTypes",
+    "describe_type",
+    "is_legacy_httpx",
+    "is_loopback",
+    "to_timeout",
+]
+
+S = TypeVar("S")
+
+TimeoutTypes = float | httpx2.Timeout | None
+
+
+def describe_type(value: object) -> str:
+    kind = type(value)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def is_legacy_httpx(value: object) -> bool:
+    """Whether ``value`` comes from the legacy ``httpx``/``httpcore`` 0.x/1.x packages."""
+    return type(value).__module__.split(".")[0] in {"httpx", "httpcore"}
+
+
+def to_timeout(value: float | httpx2.Timeout, name: str = "timeout") -> httpx2.Timeout:
+    """Seconds or an ``httpx2.Timeout``; anything else is refused with a clear ``TypeError``."""
+    if isinstance(value, httpx2.Timeout):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
+        return httpx2.Timeout(value)
+    hint = (
+        " (a legacy httpx object: voipano-async runs on httpx2; pass httpx2.Timeout(...))"
+        if is_legacy_httpx(value)
+        else ""
+    )
+    raise TypeError(
+        f"{name} must be a number of seconds or an httpx2.Timeout, "
+        f"not {describe_type(value)}{hint}"
+    )
+
+
+class Secret(Generic[S]):
+    """Holds the token (or headers carrying it); its repr never shows it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: S) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
