@@ -10,36 +10,13 @@ the caller gets the error, marked ``may_have_been_placed``. No setting changes t
 from __future__ import annotations
 
 import random
-import ssl
 
 import attrs
-import httpx2
 
 from . import _config
-from ._exceptions import APIConnectionError, APITimeoutError, VoipanoError
+from ._failures import Failure
 
-__all__ = [
-    "CERTIFICATE_HELP",
-    "PERMANENT",
-    "Failure",
-    "RetryPolicy",
-    "certificate_failure",
-    "describe_failure",
-]
-
-
-@attrs.frozen
-class Failure:
-    """Why one attempt failed, and what that means for trying again."""
-
-    error: VoipanoError
-    reason: str
-    # Whether the server may have received (and acted on) the request.
-    maybe_sent: bool
-    # Whether another attempt could succeed (for a call that is safe to repeat).
-    retryable: bool
-    retry_after: float | None = None
-    status: int | None = None
+__all__ = ["RetryPolicy"]
 
 
 @attrs.frozen(kw_only=True)
@@ -90,53 +67,3 @@ class RetryPolicy:
         if failure.retry_after > self.max_retry_after:
             return None
         return failure.retry_after
-
-
-NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError)
-# Failures that would repeat identically on a second attempt.
-PERMANENT = (httpx2.UnsupportedProtocol, httpx2.LocalProtocolError)
-
-
-CERTIFICATE_HELP = (
-    "the server's TLS certificate could not be verified ({detail}). voipano-async trusts "
-    "the operating system's CA certificates: install them (Debian/Ubuntu: apt-get install "
-    "ca-certificates), or, behind a TLS-inspecting proxy, set SSL_CERT_FILE (or "
-    "SSL_CERT_DIR) to a bundle holding its CA, or pass "
-    "verify=ssl.create_default_context(cafile=...) (the CLI: --ca-bundle)"
-)
-
-
-def certificate_failure(exc: BaseException) -> str | None:
-    """The reason, when ``exc`` (or what caused it) is a failed certificate verification."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return current.verify_message or str(current)
-        if "CERTIFICATE_VERIFY_FAILED" in str(current):
-            text = str(current)
-            return text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def describe_failure(exc: httpx2.TransportError) -> tuple[type[APIConnectionError], bool, str]:
-    """(error class, whether the request may have reached the server, short reason)."""
-    if isinstance(exc, httpx2.ConnectError) and certificate_failure(exc) is not None:
-        return APIConnectionError, False, "TLS certificate not trusted"
-    if isinstance(exc, httpx2.LocalProtocolError):
-        return APIConnectionError, False, "invalid request"
-    if isinstance(exc, httpx2.ConnectTimeout):
-        return APITimeoutError, False, "connect timeout"
-    if isinstance(exc, httpx2.PoolTimeout):
-        return APITimeoutError, False, "pool timeout"
-    if isinstance(exc, NOT_SENT):
-        return APIConnectionError, False, "connection failed"
-    if isinstance(exc, httpx2.UnsupportedProtocol):
-        return APIConnectionError, False, "unsupported protocol"
-    if isinstance(exc, httpx2.ReadTimeout):
-        return APITimeoutError, True, "read timeout"
-    if isinstance(exc, httpx2.WriteTimeout):
-        return APITimeoutError, True, "write timeout"
-    return APIConnectionError, True, "connection dropped"

@@ -18,26 +18,18 @@ import httpx2
 
 from . import _config
 from ._body import ACCEPT_ENCODING, BodyError, read_body, with_body
-from ._envelope import api_error, decode_error_body, decode_result, parse_retry_after
+from ._envelope import api_error, decode_error_body, decode_result
 from ._exceptions import (
     APIConnectionError,
-    APIError,
     APITimeoutError,
-    RateLimitError,
     UnexpectedResponseError,
     VoipanoError,
 )
+from ._failures import Failure, redirect_target, status_failure, transport_failure
 from ._options import NO_OPTIONS, RequestOptions
 from ._phone import mask_phone_numbers
 from ._pool import Pool
-from ._retry import (
-    CERTIFICATE_HELP,
-    PERMANENT,
-    Failure,
-    RetryPolicy,
-    certificate_failure,
-    describe_failure,
-)
+from ._retry import RetryPolicy
 from ._types import Secret
 from ._version import __version__
 
@@ -123,9 +115,9 @@ class Transport:
             response,
             cl,
             charged=charged,
-            redact=self._scrub_text,
+            redact=self.scrub_text,
             content=content,
-            request_line=self._request_line(response.request),
+            request_line=self.request_line(response.request),
         )
 
     async def open_stream(
@@ -152,13 +144,13 @@ class Transport:
         if not content_type.split(";")[0].strip().lower().endswith("json"):
             return
         content = await read_body(response, _config.MAX_ERROR_BODY_BYTES, truncate=True)
-        body = decode_error_body(content, redact=self._scrub_text)
+        body = decode_error_body(content, redact=self.scrub_text)
         if isinstance(body, Mapping) and body.get("ok") is False:
             raise api_error(
                 with_body(response, content),
                 body,
-                redact=self._scrub_text,
-                request_line=self._request_line(response.request),
+                redact=self.scrub_text,
+                request_line=self.request_line(response.request),
             )
         raise UnexpectedResponseError(
             "expected audio but the server answered with JSON",
@@ -240,7 +232,7 @@ class Transport:
             timeout=self.timeout,
         )
 
-    def _request_line(self, request: httpx2.Request) -> str:
+    def request_line(self, request: httpx2.Request) -> str:
         return f"{request.method} {self._target(request.url)}"
 
     async def _send(
@@ -274,55 +266,40 @@ class Transport:
             )
             started = time.perf_counter()
             outcome = await self._attempt(request, options, charged=charged, stream=stream)
+            if logger.isEnabledFor(logging.INFO):
+                result = (
+                    f"-> {outcome[0].status_code}"
+                    if not isinstance(outcome, Failure)
+                    else f"-> {outcome.status}"
+                    if outcome.status is not None
+                    else f"failed: {outcome.reason}"
+                )
+                elapsed = time.perf_counter() - started
+                line = self.request_line(request)
+                logger.info("%s %s (%.3fs, attempt %d)", line, result, elapsed, attempt)
             if not isinstance(outcome, Failure):
-                if logger.isEnabledFor(logging.INFO):
-                    logger.info(
-                        "%s -> %d (%.3fs, attempt %d)",
-                        self._request_line(request),
-                        outcome[0].status_code,
-                        time.perf_counter() - started,
-                        attempt,
-                    )
                 return outcome
-            line = self._request_line(request)
-            if outcome.status is None:
-                logger.info(
-                    "%s failed: %s (%.3fs, attempt %d)",
-                    line,
-                    outcome.reason,
-                    time.perf_counter() - started,
-                    attempt,
-                )
-            else:
-                logger.info(
-                    "%s -> %d (%.3fs, attempt %d)",
-                    line,
-                    outcome.status,
-                    time.perf_counter() - started,
-                    attempt,
-                )
             wait = self.retry.decide(attempt, charged=charged, failure=outcome)
+            if logger.isEnabledFor(logging.DEBUG):
+                self._log_decision(request, outcome, wait, attempt)
             if wait is None:
-                if (
-                    outcome.retry_after is not None
-                    and outcome.retry_after > self.retry.max_retry_after
-                ):
-                    logger.debug(
-                        "not retrying %s: server asked to wait %.1fs (over the %.0fs cap)",
-                        line,
-                        outcome.retry_after,
-                        self.retry.max_retry_after,
-                    )
                 raise outcome.error
+            await anyio.sleep(wait)
+
+    def _log_decision(
+        self, request: httpx2.Request, failure: Failure, wait: float | None, attempt: int
+    ) -> None:
+        line = self.request_line(request)
+        if wait is not None:
             logger.debug(
                 "retrying %s after %s in %.2fs (attempt %d of %d)",
-                line,
-                outcome.reason,
-                wait,
-                attempt + 1,
-                self.retry.max_retries + 1,
+                *(line, failure.reason, wait, attempt + 1, self.retry.max_retries + 1),
             )
-            await anyio.sleep(wait)
+        elif failure.retry_after is not None and failure.retry_after > self.retry.max_retry_after:
+            logger.debug(
+                "not retrying %s: server asked to wait %.1fs (over the %.0fs cap)",
+                *(line, failure.retry_after, self.retry.max_retry_after),
+            )
 
     async def _attempt(
         self, request: httpx2.Request, options: RequestOptions, *, charged: bool, stream: bool
@@ -333,7 +310,7 @@ class Transport:
         download), must finish within ``deadline``.
         """
         responses: list[httpx2.Response] = []
-        line = self._request_line(request)
+        line = self.request_line(request)
         with anyio.move_on_after(self.deadline):
             try:
                 response = await self._send_following_redirects(request, options, responses)
@@ -343,9 +320,9 @@ class Transport:
                     content = await read_body(response, _config.MAX_BODY_BYTES, truncate=False)
                     return response, content
                 content = await read_body(response, _config.MAX_ERROR_BODY_BYTES, truncate=True)
-                return self._status_failure(request, response, content, charged)
+                return status_failure(response, content, charged=charged, scrub=self)
             except httpx2.TransportError as exc:
-                return self._transport_failure(request, exc, charged)
+                return transport_failure(request, exc, charged=charged, scrub=self)
             except BodyError as exc:
                 raise UnexpectedResponseError(
                     f"the answer to {line} could not be decoded",
@@ -355,9 +332,7 @@ class Transport:
                 ) from None
             except RuntimeError as exc:
                 # httpx2 raises RuntimeError when a caller's own http_client was closed.
-                raise VoipanoError(
-                    f"the HTTP client is closed ({self._redact(str(exc))})"
-                ) from exc
+                raise VoipanoError(f"the HTTP client is closed ({self.redact(str(exc))})") from exc
         # The deadline passed: whatever was open is closed, and the request may have been
         # acted on (it was sent, or may have been).
         for response in responses:
@@ -373,54 +348,6 @@ class Transport:
             retryable=True,
         )
 
-    def _status_failure(
-        self, request: httpx2.Request, response: httpx2.Response, content: bytes, charged: bool
-    ) -> Failure:
-        status = response.status_code
-        # The server answered: a charged call is unsafe to repeat unless the answer
-        # says the server refused it (4xx), and only 429 is retried.
-        error = api_error(
-            with_body(response, content),
-            decode_error_body(content, redact=self._scrub_text),
-            may_have_been_placed=charged and status >= 500,
-            redact=self._scrub_text,
-            request_line=self._request_line(request),
-        )
-        retry_after = (
-            error.retry_after
-            if isinstance(error, RateLimitError)
-            else parse_retry_after(response.headers.get("retry-after"))
-        )
-        return Failure(
-            error,
-            reason=f"HTTP {status}",
-            maybe_sent=status != 429,
-            retryable=status in _config.RETRYABLE_STATUS_CODES,
-            retry_after=retry_after,
-            status=status,
-        )
-
-    def _transport_failure(
-        self, request: httpx2.Request, exc: httpx2.TransportError, charged: bool
-    ) -> Failure:
-        error_cls, maybe_sent, reason = describe_failure(exc)
-        untrusted = certificate_failure(exc)
-        url = request.url
-        where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-        detail = self._redact(str(exc) or type(exc).__name__)
-        if untrusted is not None:
-            detail = CERTIFICATE_HELP.format(detail=self._redact(untrusted))
-        error = error_cls(
-            f"{reason} on {self._request_line(request)} ({where}): {detail}",
-            may_have_been_placed=charged and maybe_sent,
-        )
-        return Failure(
-            error,
-            reason=reason,
-            maybe_sent=maybe_sent,
-            retryable=not isinstance(exc, PERMANENT) and untrusted is None,
-        )
-
     async def _send_following_redirects(
         self, request: httpx2.Request, options: RequestOptions, responses: list[httpx2.Response]
     ) -> httpx2.Response:
@@ -434,47 +361,21 @@ class Transport:
                 return response
             await _close(response)
             previous = request
-            target = self._redirect_target(previous, response, location)
+            target = redirect_target(previous, response, location, scrub=self)
             request = http.build_request("GET", target)
             request.extensions["timeout"] = previous.extensions["timeout"]
             self._authorize(request, options)
         await _close(response)
         raise APIConnectionError(
             f"too many redirects (more than {_config.MAX_REDIRECTS}) "
-            f"for {self._request_line(request)}"
-        )
-
-    def _redirect_target(
-        self, request: httpx2.Request, response: httpx2.Response, location: str
-    ) -> httpx2.URL:
-        """Where a redirect leads, or an ``APIError`` when it leads nowhere we can go."""
-        problem = None
-        try:
-            url = request.url.join(location)
-        except (httpx2.InvalidURL, ValueError, TypeError) as exc:
-            problem = str(exc)
-        else:
-            if url.scheme not in {"http", "https"}:
-                problem = f"the scheme {url.scheme or 'none'!r} cannot be fetched"
-            elif not url.host:
-                problem = "it names no host"
-            elif url.port is not None and not 0 < url.port < 65536:
-                problem = f"the port {url.port} does not exist"
-        if problem is None:
-            return url
-        raise APIError(
-            f"the server redirected to a location that cannot be followed ({problem})",
-            status_code=response.status_code,
-            body=self._redact(location[:200]),
-            response=response,
-            request_line=self._request_line(request),
+            f"for {self.request_line(request)}"
         )
 
     @property
-    def _scrub_text(self) -> str | None:
+    def scrub_text(self) -> str | None:
         return self._scrub.value if self._scrub else None
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
         return text.replace(self._scrub.value, "***") if self._scrub else text
 
 
