@@ -197,9 +197,23 @@ def _parameters(method: object) -> list[tuple[str, object, object, object]]:
     ]
 
 
+def test_the_blocking_client_is_generated_from_the_async_one_and_up_to_date() -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "gen_blocking.py"
+    spec = importlib.util.spec_from_file_location("gen_blocking", script)
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.TARGET.read_text(encoding="utf-8") == generator.generate(), (
+        "voipano_async/_voipano.py is out of date: run python scripts/gen_blocking.py"
+    )
+
+
 def test_the_two_clients_have_the_same_methods_and_signatures() -> None:
     def public(cls: type) -> set[str]:
-        return {n for n, v in vars(cls).items() if not n.startswith("_") and callable(v)}
+        return {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
 
     renamed = {"aclose": "close"}
     assert {renamed.get(n, n) for n in public(AsyncVoipano)} == public(Voipano)

@@ -44,16 +44,19 @@ from ._models import (
 from ._pager import CallReportPager
 from ._phone import mask_phone_number, normalize_phone_number
 from ._streams import AudioStream, AudioStreamContext
+from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._sync import AudioStreamSync, CallReportIterator, Voipano
+    from ._sync import AudioStreamSync, CallReportIterator
+    from ._voipano import Voipano
 
 # The blocking client loads its thread machinery only when first used: async users
 # never pay for it at import.
-_LAZY = {"AudioStreamSync": "_sync", "CallReportIterator": "_sync", "Voipano": "_sync"}
+_LAZY = {"AudioStreamSync": "_sync", "CallReportIterator": "_sync", "Voipano": "_voipano"}
 
 __all__ = [
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
@@ -74,6 +77,7 @@ __all__ = [
     "InsufficientCreditError",
     "InvalidPhoneNumberError",
     "NotFoundError",
+    "NotGiven",
     "Pagination",
     "PermissionDeniedError",
     "RateLimitError",

@@ -32,6 +32,8 @@ from ._spend import SpendGuard
 from ._streams import AudioStreamContext, StrPath
 from ._transport import Transport
 from ._types import (
+    NOT_GIVEN,
+    NotGiven,
     Secret,
     TimeoutTypes,
     describe_type,
@@ -43,8 +45,6 @@ from ._types import (
 __all__ = ["AsyncVoipano"]
 
 Charged = TypeVar("Charged", CallOtpResult, CallResult)
-
-_UNSET: Any = object()
 
 
 def _segment(value: str | CallReport, name: str) -> str:
@@ -271,10 +271,10 @@ class AsyncVoipano:
     def with_options(
         self,
         *,
-        timeout: float | httpx2.Timeout = _UNSET,
-        download_timeout: float | httpx2.Timeout = _UNSET,
-        max_retries: int = _UNSET,
-        deadline: float | None = _UNSET,
+        timeout: float | httpx2.Timeout | NotGiven = NOT_GIVEN,
+        download_timeout: float | httpx2.Timeout | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> AsyncVoipano:
         """A client with other settings that shares this one's connection pool.
 
@@ -284,25 +284,25 @@ class AsyncVoipano:
             >>> patient = client.with_options(timeout=60, max_retries=5)
         """
         old = self._transport
-        if max_retries is not _UNSET:
+        retry = old.retry
+        if not isinstance(max_retries, NotGiven):
             _check_retries(max_retries)
-        if deadline is not _UNSET:
+            retry = attrs.evolve(retry, max_retries=max_retries)
+        if not isinstance(deadline, NotGiven):
             _check_deadline(deadline)
         clone = object.__new__(AsyncVoipano)
         clone._transport = Transport(
             token=old.token,
             base_url=old.base_url,
             pool=old.pool,
-            timeout=old.timeout if timeout is _UNSET else to_timeout(timeout),
+            timeout=old.timeout if isinstance(timeout, NotGiven) else to_timeout(timeout),
             download_timeout=(
                 old.download_timeout
-                if download_timeout is _UNSET
+                if isinstance(download_timeout, NotGiven)
                 else to_timeout(download_timeout, "download_timeout")
             ),
-            retry=old.retry
-            if max_retries is _UNSET
-            else attrs.evolve(old.retry, max_retries=max_retries),
-            deadline=old.deadline if deadline is _UNSET else deadline,
+            retry=retry,
+            deadline=old.deadline if isinstance(deadline, NotGiven) else deadline,
         )
         clone._owns_pool = False
         return clone

@@ -1,42 +1,32 @@
-"""``Voipano``: the blocking client, running ``AsyncVoipano`` on a background loop.
+"""The blocking client's machinery: its event-loop thread, streams and report iterator.
 
-There is one implementation of every request: the async one. ``Voipano`` owns an anyio
-blocking portal (one event-loop thread per client) and hands each call to it, so retries,
-errors, paging and the no-double-charge rules are the same code as in ``AsyncVoipano``.
+There is one implementation of every request: the async one. ``Voipano`` (generated into
+``_voipano.py`` from ``AsyncVoipano``) owns an anyio blocking portal (one event-loop
+thread per client) and hands each call to it, so retries, errors, paging and the
+no-double-charge rules are the same code as in ``AsyncVoipano``.
 """
 
 from __future__ import annotations
 
 import atexit
 import concurrent.futures
-import ssl
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import anyio.from_thread
-import httpx2
 
-from . import _config
-from ._client import _UNSET, AsyncVoipano
+from ._client import AsyncVoipano
 from ._exceptions import VoipanoError
-from ._models import (
-    CallOtpResult,
-    CallReport,
-    CallReportsPage,
-    CallResult,
-    ServiceList,
-    VoicemailInboxes,
-)
+from ._models import CallReport, CallReportsPage
 from ._pager import CallReportPager
 from ._streams import AudioStream, AudioStreamContext, StrPath
-from ._types import TimeoutTypes
 
-__all__ = ["AudioStreamSync", "CallReportIterator", "Voipano"]
+__all__ = ["AudioStreamSync", "BlockingBase", "CallReportIterator"]
 
 T = TypeVar("T")
 
@@ -215,86 +205,29 @@ def _step(iterator: Any, runner: _Runner) -> Iterator[Any]:
             return
 
 
-class Voipano:
-    """The blocking client, for Django, Flask, scripts and notebooks.
+class BlockingBase:
+    """What the blocking client adds to the async one: its thread, and closing it.
 
-    Same constructor options, methods, models, errors and retry rules as
-    [`AsyncVoipano`][voipano_async.AsyncVoipano], which it runs underneath on one background
-    event-loop thread
-    per client. Safe to share between threads; usable where an event loop is already
-    running in the calling thread (Jupyter). Ctrl-C cancels the request in flight and
-    leaves the client usable.
-
-    Examples:
-        >>> with Voipano() as client:  # token from VOIPANO_TOKEN
-        ...     otp = client.call_otp("09123456789", purpose="login")
-        ...     for report in client.call_reports(has_recording=True):
-        ...         client.download_call_recording(report, "recordings/")
+    ``Voipano`` (generated from ``AsyncVoipano`` into ``_voipano.py``) builds on this.
     """
 
-    def __init__(
-        self,
-        token: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx2.Timeout = _config.DEFAULT_TIMEOUT,
-        download_timeout: float | httpx2.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
-        max_retries: int = _config.DEFAULT_MAX_RETRIES,
-        deadline: float | None = _config.DEFAULT_DEADLINE,
-        max_concurrency: int | None = None,
-        proxy: str | httpx2.URL | httpx2.Proxy | None = None,
-        http_client: httpx2.AsyncClient | None = None,
-        spend_limit: int | None = None,
-        min_credit: int | None = None,
-        verify: ssl.SSLContext | bool = True,
-    ) -> None:
-        self._async = AsyncVoipano(
-            token,
-            base_url=base_url,
-            timeout=timeout,
-            download_timeout=download_timeout,
-            max_retries=max_retries,
-            deadline=deadline,
-            max_concurrency=max_concurrency,
-            proxy=proxy,
-            http_client=http_client,
-            spend_limit=spend_limit,
-            min_credit=min_credit,
-            verify=verify,
-        )
+    _async: AsyncVoipano
+    _runner: _Runner
+    _owns_runner: bool
+
+    def _start(self, client: AsyncVoipano) -> None:
+        self._async = client
         self._runner = _Runner()
-        self._runner.on_stop = self._async.aclose
+        self._runner.on_stop = client.aclose
         self._owns_runner = True
 
-    @classmethod
-    def _wrap(cls, client: AsyncVoipano, runner: _Runner) -> Voipano:
-        sync = object.__new__(cls)
-        sync._async = client
-        sync._runner = runner
-        sync._owns_runner = False
-        return sync
-
-    # -- configuration and lifecycle ----------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL requests go to."""
-        return self._async.base_url
-
-    @property
-    def max_retries(self) -> int:
-        """Extra attempts allowed for a failed request."""
-        return self._async.max_retries
-
-    @property
-    def timeout(self) -> httpx2.Timeout:
-        """The HTTP timeout for API calls."""
-        return self._async.timeout
-
-    @property
-    def spent(self) -> int:
-        """Credit spent on charged calls so far by this client and its copies."""
-        return self._async.spent
+    def _wrap(self, client: AsyncVoipano) -> Self:
+        """A client over ``client`` sharing this one's loop thread (``with_options``)."""
+        copy = object.__new__(type(self))
+        copy._async = client
+        copy._runner = self._runner
+        copy._owns_runner = False
+        return copy
 
     @property
     def is_closed(self) -> bool:
@@ -302,26 +235,10 @@ class Voipano:
         return self._async.is_closed or self._runner.closed
 
     def __repr__(self) -> str:
+        name = type(self).__name__
         if not hasattr(self, "_runner"):  # the constructor raised
-            return "<Voipano (not initialised)>"
-        return f"Voipano(base_url={self.base_url!r}, max_retries={self.max_retries})"
-
-    def with_options(
-        self,
-        *,
-        timeout: float | httpx2.Timeout = _UNSET,
-        download_timeout: float | httpx2.Timeout = _UNSET,
-        max_retries: int = _UNSET,
-        deadline: float | None = _UNSET,
-    ) -> Voipano:
-        """A client with other settings sharing this one's connection pool and loop."""
-        copy = self._async.with_options(
-            timeout=timeout,
-            download_timeout=download_timeout,
-            max_retries=max_retries,
-            deadline=deadline,
-        )
-        return Voipano._wrap(copy, self._runner)
+            return f"<{name} (not initialised)>"
+        return f"{name}(base_url={self._async.base_url!r}, max_retries={self._async.max_retries})"
 
     def close(self) -> None:
         """Close the client, its connection pool and its loop thread; twice is harmless."""
@@ -332,7 +249,7 @@ class Voipano:
         else:
             self._runner.run(self._async.aclose)
 
-    def __enter__(self) -> Voipano:
+    def __enter__(self) -> Self:
         if self.is_closed:
             self._runner.run(self._async.__aenter__)  # raises the closed-client error
         return self
@@ -344,263 +261,3 @@ class Voipano:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    # -- endpoints ----------------------------------------------------------------------
-
-    def call_otp(
-        self,
-        phone_number: str,
-        *,
-        purpose: str | None = None,
-        client_ref: str | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> CallOtpResult:
-        """Call a number and read out a verification code.
-
-        See [`AsyncVoipano.call_otp`][voipano_async.AsyncVoipano.call_otp].
-        """
-        return self._runner.run(
-            lambda: self._async.call_otp(
-                phone_number,
-                purpose=purpose,
-                client_ref=client_ref,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
-            )
-        )
-
-    def click_to_call(
-        self,
-        call_source: str,
-        call_destination: str,
-        *,
-        timeout: int | None = None,
-        limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> CallResult:
-        """Ring one number, then connect it to another.
-
-        See [`AsyncVoipano.click_to_call`][voipano_async.AsyncVoipano.click_to_call].
-        """
-        return self._runner.run(
-            lambda: self._async.click_to_call(
-                call_source,
-                call_destination,
-                timeout=timeout,
-                limit=limit,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
-            )
-        )
-
-    def secure_call(
-        self,
-        call_source: str,
-        call_destination: str,
-        *,
-        timeout: int | None = None,
-        limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> CallResult:
-        """Connect two numbers, each hidden from the other (see ``AsyncVoipano.secure_call``)."""
-        return self._runner.run(
-            lambda: self._async.secure_call(
-                call_source,
-                call_destination,
-                timeout=timeout,
-                limit=limit,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
-            )
-        )
-
-    def call_reports_page(
-        self,
-        page: int = 1,
-        *,
-        per_page: int | None = None,
-        has_recording: bool | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-    ) -> CallReportsPage:
-        """Fetch one page of call reports.
-
-        See [`AsyncVoipano.call_reports_page`][voipano_async.AsyncVoipano.call_reports_page].
-        """
-        return self._runner.run(
-            lambda: self._async.call_reports_page(
-                page,
-                per_page=per_page,
-                has_recording=has_recording,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-            )
-        )
-
-    def call_reports(
-        self,
-        *,
-        per_page: int | None = None,
-        has_recording: bool | None = None,
-        concurrency: int = _config.DEFAULT_CONCURRENCY,
-        max_items: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-    ) -> CallReportIterator:
-        """Every call report across all pages: ``for report in client.call_reports():``.
-
-        Pages after the first are fetched ``concurrency`` at a time; see
-        [`AsyncVoipano.call_reports`][voipano_async.AsyncVoipano.call_reports].
-        """
-        pager = self._async.call_reports(
-            per_page=per_page,
-            has_recording=has_recording,
-            concurrency=concurrency,
-            max_items=max_items,
-            request_timeout=request_timeout,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-        )
-        return CallReportIterator(pager, self._runner)
-
-    def services(
-        self,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-    ) -> ServiceList:
-        """List the account's service subscriptions.
-
-        See [`AsyncVoipano.services`][voipano_async.AsyncVoipano.services].
-        """
-        return self._runner.run(
-            lambda: self._async.services(
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-            )
-        )
-
-    def voicemail_inboxes(
-        self,
-        *,
-        context: str | None = None,
-        limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-    ) -> VoicemailInboxes:
-        """List voicemail inboxes.
-
-        See [`AsyncVoipano.voicemail_inboxes`][voipano_async.AsyncVoipano.voicemail_inboxes].
-        """
-        return self._runner.run(
-            lambda: self._async.voicemail_inboxes(
-                context=context,
-                limit=limit,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-            )
-        )
-
-    def stream_call_recording(
-        self,
-        cdr_id: str | CallReport,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-    ) -> AbstractContextManager[AudioStreamSync]:
-        """Stream a call's recording: ``with client.stream_call_recording(id) as audio:``."""
-        stream = self._async.stream_call_recording(
-            cdr_id,
-            request_timeout=request_timeout,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-        )
-        return _StreamContextSync(stream, self._runner)
-
-    def stream_voicemail_recording(
-        self,
-        unique_id: str,
-        *,
-        context: str,
-        mailbox: str,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-    ) -> AbstractContextManager[AudioStreamSync]:
-        """Stream a voicemail message: ``with client.stream_voicemail_recording(...):``."""
-        stream = self._async.stream_voicemail_recording(
-            unique_id,
-            context=context,
-            mailbox=mailbox,
-            request_timeout=request_timeout,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-        )
-        return _StreamContextSync(stream, self._runner)
-
-    def download_call_recording(
-        self,
-        cdr_id: str | CallReport,
-        dest: StrPath,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-    ) -> Path:
-        """Save a call's recording to ``dest`` (a directory or a file); return the path."""
-        return self._runner.run(
-            lambda: self._async.download_call_recording(
-                cdr_id,
-                dest,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-            )
-        )
-
-    def download_voicemail_recording(
-        self,
-        unique_id: str,
-        dest: StrPath,
-        *,
-        context: str,
-        mailbox: str,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-    ) -> Path:
-        """Save a voicemail message to ``dest`` (a directory or a file); return the path."""
-        return self._runner.run(
-            lambda: self._async.download_voicemail_recording(
-                unique_id,
-                dest,
-                context=context,
-                mailbox=mailbox,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-            )
-        )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 import httpx2
 
 __all__ = [
+    "NOT_GIVEN",
+    "NotGiven",
     "Secret",
     "TimeoutTypes",
     "describe_type",
@@ -70,3 +72,28 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class NotGiven:
+    """The type of [`NOT_GIVEN`][voipano_async.NOT_GIVEN]: "leave this setting as it is".
+
+    Used where ``None`` is a meaningful value (``deadline=None`` turns the deadline off),
+    so it cannot also mean "not given".
+    """
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_GIVEN: Final[NotGiven] = NotGiven()
+"""The default of ``with_options`` arguments: keep this client's setting."""
