@@ -21,6 +21,7 @@ from ._body import ACCEPT_ENCODING, BodyError, read_body, with_body
 from ._envelope import api_error, decode_error_body, decode_result
 from ._exceptions import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     UnexpectedResponseError,
     VoipanoError,
@@ -111,14 +112,13 @@ class Transport:
             )
         finally:
             self.pool.release(slot)
-        return decode_result(
-            response,
-            cl,
-            charged=charged,
-            redact=self.scrub_text,
-            content=content,
-            request_line=self.request_line(response.request),
-        )
+        try:
+            return decode_result(
+                response, cl, charged=charged, redact=self.scrub_text, content=content
+            )
+        except APIError as error:  # ok: false on a 2xx: name the request, only now
+            error.request_line = self.request_line(response.request)
+            raise
 
     async def open_stream(
         self, path: str, *, params: Mapping[str, Any] | None, options: RequestOptions
@@ -310,7 +310,6 @@ class Transport:
         download), must finish within ``deadline``.
         """
         responses: list[httpx2.Response] = []
-        line = self.request_line(request)
         with anyio.move_on_after(self.deadline):
             try:
                 response = await self._send_following_redirects(request, options, responses)
@@ -325,7 +324,7 @@ class Transport:
                 return transport_failure(request, exc, charged=charged, scrub=self)
             except BodyError as exc:
                 raise UnexpectedResponseError(
-                    f"the answer to {line} could not be decoded",
+                    f"the answer to {self.request_line(request)} could not be decoded",
                     status_code=responses[-1].status_code,
                     problems=[str(exc)],
                     may_have_been_placed=charged,
@@ -339,7 +338,7 @@ class Transport:
             await _close(response)
         return Failure(
             APITimeoutError(
-                f"deadline exceeded on {line}: no complete answer within "
+                f"deadline exceeded on {self.request_line(request)}: no complete answer within "
                 f"{self.deadline or 0:g}s (the client's deadline=)",
                 may_have_been_placed=charged,
             ),
