@@ -67,17 +67,29 @@ async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) ->
     breaks off or cannot be inflated keeps what arrived; without it a larger body raises
     ``BodyTooLarge`` and a broken one ``BodyError``.
     """
-    try:
+    if response.is_stream_consumed:
         # A transport may hand over a response it has read already (a cache, a mock):
         # its body is decoded and in memory, and only its size is left to check.
         read = response.content
-    except httpx2.ResponseNotRead:
-        pass
-    else:
         await response.aclose()
         if len(read) > limit and not truncate:
             raise BodyTooLarge(f"the answer is larger than {limit:,} bytes")
         return read[:limit]
+    headers = response.headers
+    length = headers.get("content-length", "")
+    if (
+        not truncate
+        and length.isdigit()
+        and int(length) <= limit
+        and headers.get("content-encoding", "identity").strip().lower() == "identity"
+    ):
+        # The common case: a plain body of announced size within the bound. The HTTP
+        # layer refuses a body longer than announced, so reading it whole is safe.
+        try:
+            return await response.aread()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
     chunks: list[bytes] = []
     size = 0
     try:
