@@ -31,7 +31,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def client(api: respx.MockRouter) -> AsyncVoipano:
     # No retries: each test looks at one answer.
-    return AsyncVoipano("t0ken", max_retries=0)
+    return AsyncVoipano("token-0123456789", max_retries=0)
 
 
 @pytest.mark.parametrize(
@@ -314,7 +314,7 @@ async def test_gzip_garbage_is_an_unexpected_response() -> None:
         )
 
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
-        client = AsyncVoipano("t0ken", http_client=http)
+        client = AsyncVoipano("token-0123456789", http_client=http)
         with pytest.raises(UnexpectedResponseError, match="could not be decoded"):
             await client.services()
 

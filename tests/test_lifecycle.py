@@ -46,7 +46,7 @@ async def test_token_and_base_url_from_the_environment(
 
 
 def test_default_base_url() -> None:
-    assert AsyncVoipano("t").base_url == "https://voipano.com/api/v1/webservice"
+    assert AsyncVoipano("token-0123456789").base_url == "https://voipano.com/api/v1/webservice"
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_default_base_url() -> None:
 )
 def test_bad_configuration(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        AsyncVoipano("t", **kwargs)  # type: ignore[arg-type]
+        AsyncVoipano("token-0123456789", **kwargs)  # type: ignore[arg-type]
 
 
 # -- closing ------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def test_bad_configuration(kwargs: dict[str, object], message: str) -> None:
 
 async def test_closed_client_raises_a_clear_error(api: respx.MockRouter) -> None:
     route = api.get("/services").respond(200, json=samples.SERVICES)
-    client = AsyncVoipano("t")
+    client = AsyncVoipano("token-0123456789")
     async with client:
         await client.services()
     assert client.is_closed
@@ -84,7 +84,7 @@ async def test_closed_client_raises_a_clear_error(api: respx.MockRouter) -> None
 async def test_a_callers_http_client_is_never_closed(api: respx.MockRouter) -> None:
     api.get("/services").respond(200, json=samples.SERVICES)
     async with httpx2.AsyncClient() as http:
-        async with AsyncVoipano("t", http_client=http) as client:
+        async with AsyncVoipano("token-0123456789", http_client=http) as client:
             await client.services()
         assert not http.is_closed
         response = await http.get(f"{BASE_URL}/services")
@@ -94,14 +94,14 @@ async def test_a_callers_http_client_is_never_closed(api: respx.MockRouter) -> N
 async def test_a_closed_callers_http_client_is_a_voipano_error(api: respx.MockRouter) -> None:
     http = httpx2.AsyncClient()
     await http.aclose()
-    client = AsyncVoipano("t", http_client=http)
+    client = AsyncVoipano("token-0123456789", http_client=http)
     with pytest.raises(VoipanoError, match="closed"):
         await client.services()
 
 
 async def test_with_options_shares_the_pool(api: respx.MockRouter) -> None:
     route = api.get("/services").respond(200, json=samples.SERVICES)
-    client = AsyncVoipano("t", timeout=10)
+    client = AsyncVoipano("token-0123456789", timeout=10)
     patient = client.with_options(timeout=60, max_retries=5)
 
     assert patient.timeout.read == 60
@@ -153,7 +153,7 @@ async def test_max_concurrency_caps_requests_in_flight(api: respx.MockRouter) ->
 
     api.get("/services").mock(side_effect=answer)
     api.get("/call-recordings/abc").respond(200, content=b"RIFF")
-    client = AsyncVoipano("t", max_concurrency=3)
+    client = AsyncVoipano("token-0123456789", max_concurrency=3)
 
     async def download() -> None:
         async with client.stream_call_recording("abc") as audio:
@@ -199,7 +199,7 @@ async def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
     async with serve(proxy) as (proxy_url, received):
         monkeypatch.setenv("HTTP_PROXY", proxy_url)
-        client = AsyncVoipano("t", base_url="http://localhost:9/api", max_retries=0)
+        client = AsyncVoipano("token-0123456789", base_url="http://localhost:9/api", max_retries=0)
         async with client:
             await client.services()
 
@@ -221,7 +221,7 @@ async def test_cancelled_download_leaves_the_pool_healthy(tmp_path: object) -> N
         await stream.send(SERVICES_BODY)
 
     async with serve(server) as (url, _):
-        client = AsyncVoipano("t", base_url=f"{url}/api", max_concurrency=1)
+        client = AsyncVoipano("token-0123456789", base_url=f"{url}/api", max_concurrency=1)
 
         async def download() -> None:
             async with client.stream_call_recording("abc") as audio:
@@ -243,7 +243,10 @@ async def test_fail_after_cancels_a_hung_request() -> None:
     async def hung(request: str, stream: anyio.abc.SocketStream) -> None:
         await anyio.sleep_forever()
 
-    async with serve(hung) as (url, received), AsyncVoipano("t", base_url=f"{url}/api") as client:
+    async with (
+        serve(hung) as (url, received),
+        AsyncVoipano("token-0123456789", base_url=f"{url}/api") as client,
+    ):
         with pytest.raises(TimeoutError), anyio.fail_after(0.5):
             await client.services()
     assert len(received) == 1
@@ -254,7 +257,7 @@ async def test_read_timeout_on_a_real_socket(tmp_path: object) -> None:
         await anyio.sleep_forever()
 
     async with serve(hung) as (url, received):
-        client = AsyncVoipano("t", base_url=f"{url}/api", timeout=0.2)
+        client = AsyncVoipano("token-0123456789", base_url=f"{url}/api", timeout=0.2)
         async with client:
             with pytest.raises(APITimeoutError, match="may have been placed"):
                 await client.call_otp("09123456789")

@@ -259,7 +259,7 @@ async def test_a_failing_page_raises_its_own_error(
 @pytest.mark.parametrize("kwargs", [{"concurrency": 0}, {"max_items": -1}])
 def test_bad_arguments(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="must"):
-        AsyncVoipano("t").call_reports(**kwargs)
+        AsyncVoipano("token-0123456789").call_reports(**kwargs)
 
 
 async def test_pages_answered_out_of_step_with_new_calls_leave_no_gap(

@@ -110,7 +110,7 @@ async def test_retries_stop_after_max_retries(api: respx.MockRouter, client: Asy
 @pytest.mark.parametrize("max_retries", [0, 1, 4])
 async def test_max_retries_is_honoured(api: respx.MockRouter, max_retries: int) -> None:
     route = api.get("/services").mock(side_effect=httpx2.ConnectError("refused"))
-    client = AsyncVoipano("t", max_retries=max_retries)
+    client = AsyncVoipano("token-0123456789", max_retries=max_retries)
     with pytest.raises(APIConnectionError):
         await client.services()
     assert route.call_count == max_retries + 1
@@ -235,7 +235,7 @@ async def test_connection_never_made_is_not_flagged_as_placed(
     api: respx.MockRouter,
 ) -> None:
     route = api.post("/call-otp").mock(side_effect=httpx2.ConnectError("refused"))
-    client = AsyncVoipano("t", max_retries=1)
+    client = AsyncVoipano("token-0123456789", max_retries=1)
     with pytest.raises(APIConnectionError) as info:
         await client.call_otp("09123456789")
     assert route.call_count == 2

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.anyio
     ],
 )
 def test_accepted_base_urls(base_url: str) -> None:
-    assert AsyncVoipano("t", base_url=base_url).base_url == base_url
+    assert AsyncVoipano("token-0123456789", base_url=base_url).base_url == base_url
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_accepted_base_urls(base_url: str) -> None:
 )
 def test_refused_base_urls(base_url: str) -> None:
     with pytest.raises(VoipanoError, match="base_url"):
-        AsyncVoipano("t", base_url=base_url)
+        AsyncVoipano("token-0123456789", base_url=base_url)
 
 
 # -- the token ----------------------------------------------------------------------------
@@ -111,7 +111,7 @@ async def test_token_echoed_by_the_server_is_redacted_from_errors(
 async def test_a_toy_token_does_not_garble_messages(api: respx.MockRouter) -> None:
     api.get("/services").respond(401, json={"message": "token is not valid"})
     with pytest.raises(AuthenticationError) as info:
-        await AsyncVoipano("t").services()
+        await AsyncVoipano("token-0123456789").services()
     assert info.value.message == "token is not valid"
 
 

@@ -131,7 +131,7 @@ async def test_reads_are_never_limited() -> None:
 @pytest.mark.parametrize("kwargs", [{"spend_limit": -1}, {"min_credit": True}])
 def test_bad_limits(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="credit units"):
-        AsyncVoipano("t", **kwargs)  # type: ignore[arg-type]
+        AsyncVoipano("token-0123456789", **kwargs)  # type: ignore[arg-type]
 
 
 def test_the_blocking_client_has_the_guard_too() -> None:

@@ -87,9 +87,8 @@ class Transport:
         self._authorization = Secret(f"Bearer {token.value}")
         # Every API request carries these; built once, merged by httpx in one step.
         self._api_headers = Secret({**self._headers, "Authorization": self._authorization.value})
-        # Text the server echoes back is scrubbed of the token. A token of a few
-        # characters is a test stand-in; scrubbing it would garble every message.
-        self._scrub = token if len(token.value) >= 8 else None
+        # Text the server echoes back is scrubbed of the token, whatever its length.
+        self._scrub = token
 
     # -- what the endpoint methods call -------------------------------------------------
 
@@ -372,10 +371,10 @@ class Transport:
 
     @property
     def scrub_text(self) -> str | None:
-        return self._scrub.value if self._scrub else None
+        return self._scrub.value
 
     def redact(self, text: str) -> str:
-        return text.replace(self._scrub.value, "***") if self._scrub else text
+        return text.replace(self._scrub.value, "***")
 
 
 class StreamHandle:
