@@ -28,6 +28,7 @@ from ._pager import CallReportPager
 from ._phone import normalize_phone_number
 from ._pool import Pool
 from ._retry import RetryPolicy
+from ._settings import Settings
 from ._spend import SpendGuard
 from ._streams import AudioStreamContext, StrPath
 from ._transport import Transport
@@ -222,13 +223,15 @@ class AsyncVoipano:
             guard=SpendGuard(limit=spend_limit, min_credit=min_credit),
         )
         self._transport = Transport(
-            token=Secret(token),
-            base_url=url,
-            pool=pool,
-            timeout=api_timeout,
-            download_timeout=stream_timeout,
-            retry=RetryPolicy.default(max_retries),
-            deadline=deadline,
+            Settings(
+                token=Secret(token),
+                base_url=url,
+                timeout=api_timeout,
+                download_timeout=stream_timeout,
+                retry=RetryPolicy.default(max_retries),
+                deadline=deadline,
+            ),
+            pool,
         )
         self._owns_pool = True
 
@@ -284,26 +287,19 @@ class AsyncVoipano:
             >>> patient = client.with_options(timeout=60, max_retries=5)
         """
         old = self._transport
-        retry = old.retry
+        changes: dict[str, Any] = {}
         if not isinstance(max_retries, NotGiven):
             _check_retries(max_retries)
-            retry = attrs.evolve(retry, max_retries=max_retries)
+            changes["retry"] = attrs.evolve(old.retry, max_retries=max_retries)
         if not isinstance(deadline, NotGiven):
             _check_deadline(deadline)
+            changes["deadline"] = deadline
+        if not isinstance(timeout, NotGiven):
+            changes["timeout"] = to_timeout(timeout)
+        if not isinstance(download_timeout, NotGiven):
+            changes["download_timeout"] = to_timeout(download_timeout, "download_timeout")
         clone = object.__new__(AsyncVoipano)
-        clone._transport = Transport(
-            token=old.token,
-            base_url=old.base_url,
-            pool=old.pool,
-            timeout=old.timeout if isinstance(timeout, NotGiven) else to_timeout(timeout),
-            download_timeout=(
-                old.download_timeout
-                if isinstance(download_timeout, NotGiven)
-                else to_timeout(download_timeout, "download_timeout")
-            ),
-            retry=retry,
-            deadline=old.deadline if isinstance(deadline, NotGiven) else deadline,
-        )
+        clone._transport = Transport(attrs.evolve(old.settings, **changes), old.pool)
         clone._owns_pool = False
         return clone
 

@@ -30,7 +30,7 @@ from ._failures import Failure, redirect_target, status_failure, transport_failu
 from ._options import NO_OPTIONS, RequestOptions
 from ._phone import mask_phone_numbers
 from ._pool import Pool
-from ._retry import RetryPolicy
+from ._settings import Settings
 from ._types import Secret
 from ._version import __version__
 
@@ -58,24 +58,15 @@ def iter_chunks(
 class Transport:
     """Sends requests for one client configuration over a shared ``Pool``."""
 
-    def __init__(
-        self,
-        *,
-        token: Secret[str],
-        base_url: httpx2.URL,
-        pool: Pool,
-        timeout: httpx2.Timeout,
-        download_timeout: httpx2.Timeout,
-        retry: RetryPolicy,
-        deadline: float | None,
-    ) -> None:
-        self.token = token
-        self.deadline = deadline
-        self.base_url = base_url
+    def __init__(self, settings: Settings, pool: Pool) -> None:
+        self.settings = settings
         self.pool = pool
-        self.timeout = timeout
-        self.download_timeout = download_timeout
-        self.retry = retry
+        token = self.token = settings.token
+        base_url = self.base_url = settings.base_url
+        self.timeout = settings.timeout
+        self.download_timeout = settings.download_timeout
+        self.retry = settings.retry
+        self.deadline = settings.deadline
         self.closed = False
         self._base = str(base_url).rstrip("/")
         self._origin = (base_url.scheme, base_url.host, base_url.port)
