@@ -22,9 +22,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from voipano_async.cli import _app
 from voipano_async.cli._app import cli
-from voipano_async.cli._jobs import human_bytes
+from voipano_async.cli._render import human_bytes
 from voipano_async.testing import Fault, VoipanoSandbox
 
 SEEDED = VoipanoSandbox()
@@ -35,7 +34,7 @@ RECORDED = [r for r in SEEDED.reports if r["has_recording"]]
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> VoipanoSandbox:
     """The sandbox that ``--sandbox`` will use, for tests that script it."""
     sandbox = VoipanoSandbox()
-    monkeypatch.setattr(_app, "VoipanoSandbox", lambda: sandbox)
+    monkeypatch.setattr("voipano_async.testing.VoipanoSandbox", lambda: sandbox)
     return sandbox
 
 
@@ -207,7 +206,7 @@ def test_a_refused_base_url_names_the_option(
     base_url: str | None, env: dict[str, str], message: str
 ) -> None:
     option = [] if base_url is None else ["--base-url", base_url]
-    result = run(*option, "--token", "t", "services", env=env)
+    result = run(*option, "--token", "cli-test-token", "services", env=env)
     assert result.exit_code == 2
     assert message in result.stderr
     assert "base_url" not in result.stderr
@@ -262,7 +261,7 @@ def closed_port() -> int:
 
 def test_the_call_was_not_placed_is_a_sentence_of_its_own() -> None:
     base_url = f"http://127.0.0.1:{closed_port()}/api"
-    result = run("--base-url", base_url, "--token", "t", "otp", "09123456789")
+    result = run("--base-url", base_url, "--token", "cli-test-token", "otp", "09123456789")
     assert result.exit_code == 1
     [line] = lines(result.stderr)
     assert line.startswith("error: APIConnectionError: ")

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from voipano_async.cli import _app
 from voipano_async.cli._app import cli
 from voipano_async.testing import Fault, VoipanoSandbox
 
@@ -33,7 +32,7 @@ VOICEMAIL = [
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> VoipanoSandbox:
     sandbox = VoipanoSandbox()
-    monkeypatch.setattr(_app, "VoipanoSandbox", lambda: sandbox)
+    monkeypatch.setattr("voipano_async.testing.VoipanoSandbox", lambda: sandbox)
     return sandbox
 
 
@@ -145,7 +144,7 @@ def test_permission_denied_is_a_usage_error(
                 return False
             return real_access(path, mode)
 
-        monkeypatch.setattr(_app.os, "access", access)
+        monkeypatch.setattr(os, "access", access)
         monkeypatch.chdir(read_only)
         ran = run("--sandbox", *args)
         code, stderr = ran.exit_code, ran.stderr
@@ -167,7 +166,9 @@ def closed_port() -> int:
 def test_unreachable_harvest_creates_no_directories(tmp_path: Path) -> None:
     base_url = f"http://127.0.0.1:{closed_port()}/api"
     dest = tmp_path / "new" / "harvest"
-    result = run("--base-url", base_url, "--token", "x", "harvest", "--dest", str(dest))
+    result = run(
+        "--base-url", base_url, "--token", "cli-test-token", "harvest", "--dest", str(dest)
+    )
     assert result.exit_code == 1
     assert "APIConnectionError" in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -1,22 +1,22 @@
 """The bulk jobs behind ``voipano``: export reports, download recordings, harvest both.
 
-Built on the public SDK only. One walk over the call reports feeds both the export file
+Built on the public SDK, its one atomic-write idiom (``_files``) and its one "first error
+wins" rule (``_taskgroup``). One walk over the call reports feeds both the export file
 and a pool of download workers, so a harvest reads every page once and downloads while
 it walks.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
+import contextlib
+import glob
 import re
-import secrets
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Protocol
 
 import anyio
 import anyio.abc
@@ -24,18 +24,25 @@ import anyio.to_thread
 import attrs
 
 from voipano_async import AsyncVoipano, CallReport
+from voipano_async._config import DEFAULT_CONCURRENCY
+from voipano_async._files import commit_partial, partial_path, remove_partials
+from voipano_async._taskgroup import FirstErrorGroup
 
 __all__ = [
     "AtomicWriter",
     "Progress",
     "Tally",
+    "Walk",
     "WorkDirectory",
     "recording_path",
-    "report_record",
     "walk",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_RECORDING = "recording-"  # the start of every saved recording's name
+
+# Reports as export text: the writer asks it for each page, in order.
+Rows = Callable[[list[CallReport]], str]
 
 
 @attrs.define
@@ -55,8 +62,15 @@ class Tally:
         return time.monotonic() - self.started
 
 
-class Progress:
-    """What the jobs report as they go; the command line draws it (or not)."""
+class Progress(Protocol):
+    """What the jobs report as they go; the command line draws it (or not).
+
+    Entered for the walk itself, once the export file and directories are ready.
+    """
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
     def pages(self, done: int, total: int, reports: int, total_reports: int) -> None:
         """Called after each page is written."""
@@ -65,20 +79,25 @@ class Progress:
         """Called after each recording is saved or skipped."""
 
 
-def report_record(report: CallReport) -> dict[str, Any]:
-    """A report as one flat JSON object: the modelled fields, then the rest (``extra``)."""
-    record = {
-        field.name: getattr(report, field.name)
-        for field in attrs.fields(CallReport)
-        if field.name != "extra"
-    }
-    record.update(report.extra)
-    return record
+@attrs.frozen(kw_only=True)
+class Walk:
+    """One walk over the call reports, and what it does with them.
+
+    ``rows`` exports the reports (to ``export``, or standard output when that is
+    ``None``); ``downloads`` saves their recordings into that directory.
+    """
+
+    rows: Rows | None = None
+    export: Path | None = None
+    downloads: Path | None = None
+    has_recording: bool | None = None
+    per_page: int | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 def recording_path(directory: Path, report: CallReport) -> Path:
     """Where a report's recording is saved: one fixed name per report, so reruns resume."""
-    return directory / f"recording-{_UNSAFE.sub('_', report.call_details_record_id)}.wav"
+    return directory / f"{_RECORDING}{_UNSAFE.sub('_', report.call_details_record_id)}.wav"
 
 
 class AtomicWriter:
@@ -88,10 +107,9 @@ class AtomicWriter:
     ``None`` writes to standard output instead.
     """
 
-    def __init__(self, path: Path | None, fmt: str) -> None:
+    def __init__(self, path: Path | None, rows: Rows) -> None:
         self.path = path
-        self.fmt = fmt
-        self._columns: list[str] | None = None
+        self._rows = rows
         self._partial: Path | None = None
         self._file: IO[str]
         if path is None:
@@ -100,28 +118,13 @@ class AtomicWriter:
             # A device or a pipe (/dev/null, a FIFO): written in place, never replaced.
             self._file = path.open("w", encoding="utf-8", newline="")
         else:
-            for stale in path.parent.glob(f".{path.name}.*.part"):
-                stale.unlink(missing_ok=True)  # left by a run that was killed outright
-            self._partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+            # Left by a run that was killed outright.
+            remove_partials(path.parent, glob.escape(path.name))
+            self._partial = partial_path(path)
             self._file = self._partial.open("x", encoding="utf-8", newline="")
 
-    def render(self, reports: list[CallReport]) -> str:
-        records = [report_record(r) for r in reports]
-        if self.fmt == "jsonl":
-            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        buffer = io.StringIO()
-        if self._columns is None and records:
-            # The columns of the first report: CSV needs its header before any row. Keys
-            # that appear only later are left out of the CSV (JSON Lines keeps all).
-            self._columns = list(records[0])
-            csv.writer(buffer).writerow(self._columns)
-        if self._columns is not None:
-            writer = csv.DictWriter(buffer, self._columns, extrasaction="ignore")
-            writer.writerows(records)
-        return buffer.getvalue()
-
     async def write(self, reports: list[CallReport]) -> None:
-        text = self.render(reports)
+        text = self._rows(reports)
         if text:
             await anyio.to_thread.run_sync(self._file.write, text)
 
@@ -132,7 +135,7 @@ class AtomicWriter:
                 await anyio.to_thread.run_sync(self._file.close)
             return
         await anyio.to_thread.run_sync(self._file.close)
-        await anyio.to_thread.run_sync(os.replace, self._partial, self.path)
+        await anyio.to_thread.run_sync(commit_partial, self._partial, self.path)
         self._partial = None
 
     def abort(self) -> None:
@@ -146,8 +149,8 @@ class AtomicWriter:
 
 
 class WorkDirectory:
-    """A directory a job writes into: created (with its missing parents) when the job
-    starts, and removed again at the end if the job left it empty.
+    """``async with``: a directory a job writes into, created (with its missing parents)
+    on entry and removed again on exit if the job left it empty.
 
     So a run that fails, or is interrupted, before it saved anything leaves no empty
     directories behind; only what this run created is ever removed.
@@ -157,8 +160,16 @@ class WorkDirectory:
         self.path = path
         self._made: list[Path] = []
 
-    async def make(self) -> None:
-        await anyio.to_thread.run_sync(self._make)
+    async def __aenter__(self) -> Path:
+        try:
+            await anyio.to_thread.run_sync(self._make)
+        except BaseException:
+            self._remove_if_empty()
+            raise
+        return self.path
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._remove_if_empty()
 
     def _make(self) -> None:
         missing = []
@@ -169,7 +180,7 @@ class WorkDirectory:
         self.path.mkdir(parents=True, exist_ok=True)
         self._made = missing  # deepest first
 
-    def remove_if_empty(self) -> None:
+    def _remove_if_empty(self) -> None:
         """Synchronous, so that it runs to the end even while the job is cancelled."""
         for made in self._made:
             try:
@@ -179,97 +190,82 @@ class WorkDirectory:
         self._made = []
 
 
-def remove_stale_partials(directory: Path) -> None:
-    """Temporary files left by a run that was killed outright (SIGKILL, power loss)."""
-    for stale in directory.glob(".recording-*.part"):
-        stale.unlink(missing_ok=True)
+def _work_directory(path: Path | None) -> AbstractAsyncContextManager[object]:
+    return contextlib.nullcontext() if path is None else WorkDirectory(path)
 
 
-async def walk(
-    client: AsyncVoipano,
-    *,
-    has_recording: bool | None,
-    per_page: int | None,
-    concurrency: int,
-    writer: AtomicWriter | None,
-    downloads: Path | None,
-    progress: Progress,
-    max_reports: int | None = None,
-) -> Tally:
-    """Walk every report once: write it (``writer``), download its recording (``downloads``).
+async def walk(client: AsyncVoipano, spec: Walk, progress: Progress) -> Tally:
+    """Walk every report once: export it, download its recording, or both (``spec``).
 
     Download failures are collected in the tally and never stop the walk or the other
     downloads; a failure of the walk itself is raised (after the downloads under way
     have been stopped) and the export file is not written.
     """
+    async with _work_directory(None if spec.export is None else spec.export.parent):
+        writer = None if spec.rows is None else AtomicWriter(spec.export, spec.rows)
+        try:
+            with progress:
+                tally = await _walk(client, spec, writer, progress)
+            if writer is not None:
+                await writer.commit()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    return tally
+
+
+async def _walk(
+    client: AsyncVoipano, spec: Walk, writer: AtomicWriter | None, progress: Progress
+) -> Tally:
     tally = Tally()
     queued = 0
-    walk_error: list[BaseException] = []
 
-    async def produce(
-        tg: anyio.abc.TaskGroup, send: anyio.abc.ObjectSendStream[CallReport]
-    ) -> None:
+    async def produce(send: anyio.abc.ObjectSendStream[CallReport]) -> None:
         nonlocal queued
         seen: set[str] = set()
         pager = client.call_reports(
-            has_recording=has_recording, per_page=per_page, concurrency=concurrency
+            has_recording=spec.has_recording,
+            per_page=spec.per_page,
+            concurrency=spec.concurrency,
         )
-        try:
-            async with send:
-                async for page in pager.pages():
-                    fresh = [r for r in page.items if r.id not in seen]
-                    if max_reports is not None:
-                        fresh = fresh[: max(0, max_reports - tally.reports)]
-                    seen.update(r.id for r in fresh)
-                    tally.pages += 1
-                    tally.reports += len(fresh)
-                    if writer is not None:
-                        await writer.write(fresh)
-                    progress.pages(
-                        tally.pages,
-                        page.pagination.last_page,
-                        tally.reports,
-                        page.pagination.total,
-                    )
-                    if downloads is not None:
-                        for report in fresh:
-                            if report.has_recording:
-                                queued += 1
-                                await send.send(report)
-                    if max_reports is not None and tally.reports >= max_reports:
-                        break
-        except Exception as exc:
-            walk_error.append(exc)
-            tg.cancel_scope.cancel()
+        async with send:
+            async for page in pager.pages():
+                fresh = [r for r in page.items if r.id not in seen]
+                seen.update(r.id for r in fresh)
+                tally.pages += 1
+                tally.reports += len(fresh)
+                if writer is not None:
+                    await writer.write(fresh)
+                progress.pages(
+                    tally.pages, page.pagination.last_page, tally.reports, page.pagination.total
+                )
+                if spec.downloads is not None:
+                    for report in fresh:
+                        if report.has_recording:
+                            queued += 1
+                            await send.send(report)
 
-    async def download(worker_receive: anyio.abc.ObjectReceiveStream[CallReport]) -> None:
-        assert downloads is not None
+    async def download(
+        directory: Path, worker_receive: anyio.abc.ObjectReceiveStream[CallReport]
+    ) -> None:
         async with worker_receive:
             async for report in worker_receive:
-                await _download_one(client, report, downloads, tally)
+                await _download_one(client, report, directory, tally)
                 done = tally.downloaded + tally.skipped + len(tally.failures)
                 progress.files(done, queued, tally.bytes)
 
-    async def pump() -> None:
+    async with _work_directory(spec.downloads):
+        if spec.downloads is not None:
+            await anyio.to_thread.run_sync(remove_partials, spec.downloads, f"{_RECORDING}*")
         send, receive = anyio.create_memory_object_stream[CallReport](max_buffer_size=256)
-        async with anyio.create_task_group() as tg:
-            if downloads is not None:
-                for _ in range(concurrency):
-                    tg.start_soon(download, receive.clone())
+        # The walk's own failure (the body, order 0) wins over the download workers'.
+        async with FirstErrorGroup() as group:
+            if spec.downloads is not None:
+                for _ in range(spec.concurrency):
+                    group.start_soon(download, spec.downloads, receive.clone(), order=1)
             receive.close()
-            await produce(tg, send)
-
-    folder = None if downloads is None else WorkDirectory(downloads)
-    try:
-        if folder is not None:
-            await folder.make()
-            await anyio.to_thread.run_sync(remove_stale_partials, folder.path)
-        await pump()
-    finally:
-        if folder is not None:
-            folder.remove_if_empty()
-    if walk_error:
-        raise walk_error[0]
+            await produce(send)
     return tally
 
 
@@ -288,11 +284,3 @@ async def _download_one(
         tally.downloaded += 1
     except Exception as exc:
         tally.failures.append((report.call_details_record_id, f"{type(exc).__name__}: {exc}"))
-
-
-def human_bytes(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"  # pragma: no cover

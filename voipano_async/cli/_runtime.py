@@ -1,0 +1,234 @@
+"""Running a command: the client from the global options, the event loop with Ctrl-C,
+and the one mapping from errors to messages and exit statuses.
+
+Exit status: 0 on success; 1 on an API or network error, or when a recording failed;
+2 on a usage error (click's, or one raised here); 130 when interrupted; 141 when the
+reader of standard output went away.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import anyio
+import attrs
+import click
+
+from voipano_async import (
+    AsyncVoipano,
+    InvalidPhoneNumberError,
+    VoipanoError,
+    normalize_phone_number,
+)
+from voipano_async._taskgroup import FirstErrorGroup
+
+from ._render import stderr
+
+__all__ = [
+    "Settings",
+    "exit_on_failures",
+    "fail",
+    "interruptible",
+    "invoke",
+    "log_requests",
+    "phone",
+    "run",
+    "serve",
+]
+
+T = TypeVar("T")
+
+
+@attrs.define
+class Settings:
+    """The global options, and the client they describe."""
+
+    token: str | None
+    base_url: str | None
+    sandbox: bool
+    sandbox_latency: float
+    verbose: int
+    quiet: bool
+    ca_bundle: str | None = None
+    base_url_name: str = "--base-url"
+
+    def client(self) -> AsyncVoipano:
+        if self.sandbox:
+            # Imported when asked for: the other runs are spared its import time.
+            from voipano_async.testing import VoipanoSandbox
+
+            sandbox = VoipanoSandbox()
+            sandbox.latency = self.sandbox_latency
+            return sandbox.client()
+        if not (self.token or "").strip():
+            raise click.UsageError(
+                "no API token: pass --token or set VOIPANO_TOKEN (or try --sandbox)"
+            )
+        try:
+            return AsyncVoipano(self.token, base_url=self.base_url, verify=self._verify())
+        except VoipanoError as exc:
+            # The SDK names its argument; a command line user knows the option.
+            message = re.sub(r"\bbase_url\b", self.base_url_name, str(exc), count=1)
+            raise click.UsageError(message) from None
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        """The CA certificates to trust: --ca-bundle's file or directory, else the system's."""
+        if not self.ca_bundle:
+            return True
+        path = Path(self.ca_bundle)
+        try:
+            if path.is_dir():
+                return ssl.create_default_context(capath=str(path))
+            return ssl.create_default_context(cafile=str(path))
+        except (OSError, ssl.SSLError) as exc:
+            raise click.BadParameter(
+                f"cannot load CA certificates from {self.ca_bundle!r}: {exc}",
+                param_hint="--ca-bundle",
+            ) from None
+
+
+def log_requests(verbose: int) -> None:
+    """-v logs each request on stderr, -vv retries too."""
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("voipano_async")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+
+
+def phone(value: str, name: str) -> str:
+    """The phone number argument ``name``, normalised; a usage error when it is not one."""
+    try:
+        return normalize_phone_number(value)
+    except InvalidPhoneNumberError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from None
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One error line on stderr, then exit with ``code``."""
+    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    sys.exit(code)
+
+
+def exit_on_failures(failures: Sequence[object]) -> None:
+    """Exit status 1 when some items failed (the summary has listed them)."""
+    if failures:
+        sys.exit(1)
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, received as a signal inside the loop."""
+
+
+async def _watch_ctrl_c(watching: anyio.CancelScope) -> None:
+    with watching:
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                async for _ in signals:
+                    raise _Interrupted
+        except (NotImplementedError, ValueError, RuntimeError):
+            # No signal handling here (Windows, or not the main thread): Ctrl-C then
+            # arrives as a plain KeyboardInterrupt.
+            await anyio.sleep_forever()
+
+
+def interruptible(job: Callable[[], Awaitable[T]]) -> T:
+    """Run ``job`` on an event loop; Ctrl-C cancels it in order, then KeyboardInterrupt.
+
+    SIGINT is taken as a signal inside the loop rather than as an exception that may
+    land anywhere, so that every cleanup (temporary files, connections) runs, on every
+    Python version. Ctrl-C wins over the error the job then fails with, if any.
+    """
+    outcome: list[T] = []
+
+    async def main() -> None:
+        async with FirstErrorGroup(body_order=1) as group:
+            watching = anyio.CancelScope()
+            group.start_soon(_watch_ctrl_c, watching, order=0)
+            try:
+                outcome.append(await job())
+            finally:
+                watching.cancel()
+
+    try:
+        anyio.run(main)
+    except _Interrupted:
+        raise KeyboardInterrupt from None
+    return outcome[0]
+
+
+def run(
+    settings: Settings, job: Callable[[AsyncVoipano], Awaitable[T]], *, charged: bool = False
+) -> T:
+    """Run ``job`` with a client; turn SDK errors into one clear line and exit status 1."""
+    client = settings.client()
+
+    async def main() -> T:
+        async with client:
+            return await job(client)
+
+    try:
+        return interruptible(main)
+    except InvalidPhoneNumberError as exc:
+        raise click.BadParameter(str(exc)) from None
+    except VoipanoError as exc:
+        line = f"{type(exc).__name__}: {exc}"
+        if charged and not exc.may_have_been_placed:
+            line = f"{_end_sentence(line)} The call was not placed."
+        fail(line)
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as command-line tools do.
+        sys.stderr.close()
+        sys.exit(141)
+    except OSError as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+
+
+def _end_sentence(text: str) -> str:
+    """``text`` closed as a sentence, so that another sentence can follow it."""
+    text = text.rstrip()
+    if text.endswith((".", "!", "?", "\u061f", "\u2026")):  # ؟ is the Persian "?"
+        return text
+    return text.rstrip(",:;") + "."
+
+
+def serve(
+    host: str, port: int, *, token: str, reports: int, seed: int, ready: Callable[[str], None]
+) -> None:
+    """Serve a sandbox over HTTP until Ctrl-C; ``ready`` gets the base URL."""
+    from voipano_async.testing import VoipanoSandbox
+
+    sandbox = VoipanoSandbox(token=token, reports=reports, seed=seed)
+
+    async def main() -> None:
+        async with sandbox.serve(host, port) as base_url:
+            ready(base_url)
+            await anyio.sleep_forever()
+
+    try:
+        interruptible(main)
+    except OSError as exc:
+        fail(f"cannot serve on {host}:{port}: {exc}")
+
+
+def invoke(command: click.Command, args: list[str] | None) -> NoReturn:
+    """Run the command line: click's own handling, but Ctrl-C exits 130."""
+    try:
+        command.main(args=args, prog_name="voipano", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        stderr.print("interrupted", markup=False)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(0)
