@@ -1,11 +1,11 @@
 """Generate ``voipano_async/_voipano.py``, the blocking ``Voipano``, from ``AsyncVoipano``.
 
 The blocking client is never typed by hand: its constructor, properties, ``with_options``
-and endpoint methods are copied from ``voipano_async/_client.py`` (signatures as written,
-the summary line of each docstring) and forwarded to the async client on the blocking
-client's event-loop thread. Run ``python scripts/gen_blocking.py`` after changing
-``AsyncVoipano``; ``tests/test_sync.py`` fails while the generated module is out of date
-(``python scripts/gen_blocking.py --check`` says the same).
+and endpoint methods are copied from ``AsyncVoipano`` and its endpoint mixins
+(signatures as written, the summary line of each docstring) and forwarded to the async
+client on the blocking client's event-loop thread. Run ``python scripts/gen_blocking.py``
+after changing ``AsyncVoipano``; ``tests/test_sync.py`` fails while the generated module is
+out of date (``python scripts/gen_blocking.py --check`` says the same).
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "voipano_async" / "_client.py"
+PACKAGE = ROOT / "voipano_async"
+# AsyncVoipano and the mixins that hold its endpoints, in the order methods are emitted.
+SOURCES = [
+    (PACKAGE / "_client.py", "AsyncVoipano"),
+    (PACKAGE / "_calls.py", "ChargedCalls"),
+    (PACKAGE / "_reads.py", "Reads"),
+]
 TARGET = ROOT / "voipano_async" / "_voipano.py"
 
 # Methods whose async form returns something to wrap rather than to await.
@@ -167,20 +173,21 @@ def _init(lines: list[str], node: ast.FunctionDef) -> str:
 
 
 def generate() -> str:
-    source = SOURCE.read_text(encoding="utf-8")
-    lines = source.splitlines()
-    tree = ast.parse(source)
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AsyncVoipano")
     out = [HEADER]
-    for node in cls.body:
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        if node.name == "__init__":
-            out.append("\n" + _init(lines, node))  # type: ignore[arg-type]
-        elif node.name.startswith("_") or node.name in SKIPPED:
-            continue
-        else:
-            out.append("\n" + _method(lines, node))
+    for path, name in SOURCES:
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        tree = ast.parse(source)
+        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+        for node in cls.body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if node.name == "__init__":
+                out.append("\n" + _init(lines, node))  # type: ignore[arg-type]
+            elif node.name.startswith("_") or node.name in SKIPPED:
+                continue
+            else:
+                out.append("\n" + _method(lines, node))
     return "".join(out)
 
 

@@ -1,0 +1,151 @@
+"""The charged calls of ``AsyncVoipano``: voice OTP, click-to-call and secure calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from ._exceptions import VoipanoError
+from ._models import CallOtpResult, CallResult
+from ._options import RequestOptions, make_options
+from ._phone import normalize_phone_number
+from ._transport import Transport
+from ._types import TimeoutTypes
+
+__all__ = ["ChargedCalls"]
+
+Charged = TypeVar("Charged", CallOtpResult, CallResult)
+
+
+class ChargedCalls:
+    """The endpoints that cost money and ring phones (mixed into ``AsyncVoipano``)."""
+
+    _transport: Transport
+
+    async def call_otp(
+        self,
+        phone_number: str,
+        *,
+        purpose: str | None = None,
+        client_ref: str | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CallOtpResult:
+        """Call a number and read out a verification code (charged: 160 by the price list).
+
+        Args:
+            phone_number: The number to call; normalised (``+98``, Persian digits, ...).
+            purpose: What the code is for, e.g. ``"login"``.
+            client_ref: Your own reference for this request, echoed in reports.
+
+        Raises:
+            InvalidPhoneNumberError: Before any request, for a number that is not valid.
+            APIError: The server refused (``InsufficientCreditError`` when out of credit).
+            APIConnectionError: The network failed; check ``may_have_been_placed``
+                before trying again.
+
+        Examples:
+            >>> otp = await client.call_otp("09123456789", purpose="login")
+        """
+        body: dict[str, Any] = {"phone_number": normalize_phone_number(phone_number)}
+        if purpose is not None:
+            body["purpose"] = purpose
+        if client_ref is not None:
+            body["client_ref"] = client_ref
+        options = make_options(request_timeout, extra_headers, extra_query, extra_body)
+        return await self._charged("/call-otp", body, CallOtpResult, options)
+
+    async def click_to_call(
+        self,
+        call_source: str,
+        call_destination: str,
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109 (the vendor's ring time)
+        limit: int | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CallResult:
+        """Ring ``call_source``, then connect it to ``call_destination`` (charged: 80).
+
+        Args:
+            call_source: The number rung first.
+            call_destination: The number it is connected to.
+            timeout: The API's ``timeout`` field (ring time in seconds, most likely).
+            limit: The API's ``limit`` field (maximum call length in seconds, most likely).
+            request_timeout: The HTTP timeout for this request (not the API's ``timeout``).
+
+        Raises:
+            InvalidPhoneNumberError: Before any request, for a number that is not valid.
+            APIError: The server refused the call.
+            APIConnectionError: The network failed; check ``may_have_been_placed``.
+
+        Examples:
+            >>> call = await client.click_to_call("09123456789", "02191010001", timeout=30)
+        """
+        body = _call_body(call_source, call_destination, timeout, limit)
+        options = make_options(request_timeout, extra_headers, extra_query, extra_body)
+        return await self._charged("/click-to-call", body, CallResult, options)
+
+    async def secure_call(
+        self,
+        call_source: str,
+        call_destination: str,
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109 (the vendor's ring time)
+        limit: int | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CallResult:
+        """Connect two numbers without showing either one to the other (charged: 120).
+
+        Arguments, errors and result as for
+        [`click_to_call`][voipano_async.AsyncVoipano.click_to_call].
+
+        Examples:
+            >>> call = await client.secure_call("09123456789", "09129876543", limit=30)
+        """
+        body = _call_body(call_source, call_destination, timeout, limit)
+        options = make_options(request_timeout, extra_headers, extra_query, extra_body)
+        return await self._charged("/secure-call", body, CallResult, options)
+
+    async def _charged(
+        self, path: str, body: dict[str, Any], cl: type[Charged], options: RequestOptions
+    ) -> Charged:
+        # Whatever would fail to build (a body that is not JSON, say) fails here, before
+        # any credit is reserved: a call that was never sent costs nothing.
+        self._transport.check_request("POST", path, json=body, options=options)
+        guard = self._transport.pool.guard
+        price = guard.reserve(path)
+        try:
+            result = await self._transport.request(
+                "POST", path, cl, json=body, charged=True, options=options
+            )
+        except VoipanoError as error:
+            guard.settle(path, price, None, placed=error.may_have_been_placed)
+            raise
+        except BaseException:
+            # Cancelled or failed in an unknown state: count it, to stay under the limit.
+            guard.settle(path, price, None, placed=True)
+            raise
+        guard.settle(path, price, result.billing, placed=True)
+        return result
+
+
+def _call_body(
+    call_source: str, call_destination: str, timeout: int | None, limit: int | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "call_source": normalize_phone_number(call_source),
+        "call_destination": normalize_phone_number(call_destination),
+    }
+    if timeout is not None:
+        body["timeout"] = timeout
+    if limit is not None:
+        body["limit"] = limit
+    return body

@@ -1,0 +1,289 @@
+"""The free endpoints of ``AsyncVoipano``: reports, services, voicemail, recordings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from . import _config
+from ._models import CallReport, CallReportsPage, ServiceList, VoicemailInboxes
+from ._options import RequestOptions, make_options
+from ._pager import CallReportPager
+from ._streams import AudioStreamContext, StrPath
+from ._transport import Transport
+from ._types import TimeoutTypes
+
+__all__ = ["Reads"]
+
+
+def _segment(value: str | CallReport, name: str) -> str:
+    """Percent-encode a path parameter so that no value can change the path."""
+    if isinstance(value, CallReport):
+        value = value.call_details_record_id
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    encoded = quote(value, safe="")
+    # "." and ".." are dot-segments that URL normalisation would remove.
+    return encoded.replace(".", "%2E") if encoded in {".", ".."} else encoded
+
+
+class Reads:
+    """Reports, services, voicemail inboxes and recordings (mixed into ``AsyncVoipano``)."""
+
+    _transport: Transport
+
+    async def call_reports_page(
+        self,
+        page: int = 1,
+        *,
+        per_page: int | None = None,
+        has_recording: bool | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> CallReportsPage:
+        """Fetch one page of call reports (pages count from 1).
+
+        Args:
+            page: The page number.
+            per_page: The page size, sent as the API's ``limit``.
+            has_recording: Only calls with (``True``) or without (``False``) a recording.
+            extra_query: Filters the published page does not list yet (e.g. date ranges).
+
+        Examples:
+            >>> page = await client.call_reports_page(2, per_page=50)
+            >>> page.pagination.last_page
+        """
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ValueError("page must be a whole number; pages start at 1")
+        params: dict[str, Any] = {"page": page}
+        if per_page is not None:
+            if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+                raise ValueError("per_page must be a whole number, at least 1")
+            params["limit"] = per_page
+        if has_recording is not None:
+            params["has_recording"] = int(has_recording)
+        options = make_options(request_timeout, extra_headers, extra_query)
+        return await self._transport.request(
+            "GET", "/call-reports", CallReportsPage, params=params, options=options
+        )
+
+    def call_reports(
+        self,
+        *,
+        per_page: int | None = None,
+        has_recording: bool | None = None,
+        concurrency: int = _config.DEFAULT_CONCURRENCY,
+        max_items: int | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> CallReportPager:
+        """Every call report, across all pages: ``async for report in client.call_reports()``.
+
+        Args:
+            per_page: The page size, sent as the API's ``limit``.
+            has_recording: Only calls with (``True``) or without (``False``) a recording.
+            concurrency: Pages fetched at once after the first (default 4; 1 is sequential).
+            max_items: Stop after this many reports.
+
+        Reports come in page order; one already seen in the same walk is skipped.
+        ``.pages()`` walks the [`CallReportsPage`][voipano_async.CallReportsPage] objects instead.
+
+        Examples:
+            >>> async for report in client.call_reports(has_recording=True):
+            ...     print(report.id, report.call_source)
+        """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError("concurrency must be a whole number, at least 1")
+        if per_page is not None and (
+            isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1
+        ):
+            raise ValueError("per_page must be a whole number, at least 1")
+        if max_items is not None and max_items < 0:
+            raise ValueError("max_items must not be negative")
+        options = make_options(request_timeout, extra_headers, extra_query)
+
+        async def fetch(page: int) -> CallReportsPage:
+            return await self.call_reports_page(
+                page,
+                per_page=per_page,
+                has_recording=has_recording,
+                request_timeout=options.timeout,
+                extra_headers=options.headers,
+                extra_query=options.query,
+            )
+
+        return CallReportPager(fetch, concurrency=concurrency, max_items=max_items)
+
+    async def services(
+        self,
+        *,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> ServiceList:
+        """List the account's service subscriptions.
+
+        Examples:
+            >>> for service in (await client.services()).items:
+            ...     print(service.phone_number, service.remaining_days)
+        """
+        options = make_options(request_timeout, extra_headers, extra_query)
+        return await self._transport.request("GET", "/services", ServiceList, options=options)
+
+    async def voicemail_inboxes(
+        self,
+        *,
+        context: str | None = None,
+        limit: int | None = None,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> VoicemailInboxes:
+        """List voicemail inboxes, optionally of one ``context``.
+
+        Raises:
+            PermissionDeniedError: ``context`` is not one of the token's allowed contexts.
+
+        Examples:
+            >>> inboxes = await client.voicemail_inboxes(context="voicemail-02191010001")
+        """
+        params: dict[str, Any] = {}
+        if context is not None:
+            params["context"] = context
+        if limit is not None:
+            params["limit"] = limit
+        options = make_options(request_timeout, extra_headers, extra_query)
+        return await self._transport.request(
+            "GET", "/voicemail-inboxes", VoicemailInboxes, params=params, options=options
+        )
+
+    # -- recordings -------------------------------------------------------------------------
+
+    def stream_call_recording(
+        self,
+        cdr_id: str | CallReport,
+        *,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> AudioStreamContext:
+        """Stream a call's recording: ``async with client.stream_call_recording(id) as audio:``.
+
+        Args:
+            cdr_id: The call's ``call_details_record_id``, or its
+                [`CallReport`][voipano_async.CallReport].
+                The recording is fetched from the configured API host by id; a report's
+                ``recording_url`` is never followed with the token.
+
+        Examples:
+            >>> async with client.stream_call_recording(report) as audio:
+            ...     async for chunk in audio.aiter_bytes():
+            ...         sink.write(chunk)
+        """
+        segment = _segment(cdr_id, "cdr_id")
+        cdr = cdr_id.call_details_record_id if isinstance(cdr_id, CallReport) else cdr_id
+        return self._stream(
+            f"/call-recordings/{segment}",
+            {"call_details_record_id": cdr},
+            make_options(request_timeout, extra_headers, extra_query),
+            fallback_name=f"recording-{cdr}.wav",
+        )
+
+    def stream_voicemail_recording(
+        self,
+        unique_id: str,
+        *,
+        context: str,
+        mailbox: str,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> AudioStreamContext:
+        """Stream a voicemail message: ``async with client.stream_voicemail_recording(...)``.
+
+        Args:
+            unique_id: The message's id, e.g. ``"1739558127.155"``.
+            context: The voicemail context, e.g. ``"voicemail-02191010001"``.
+            mailbox: The mailbox, e.g. ``"1001"``.
+        """
+        segment = _segment(unique_id, "unique_id")
+        return self._stream(
+            f"/voicemail-recordings/{segment}",
+            {"context": context, "mailbox": mailbox},
+            make_options(request_timeout, extra_headers, extra_query),
+            fallback_name=f"voicemail-{unique_id}.wav",
+        )
+
+    def _stream(
+        self,
+        path: str,
+        params: dict[str, Any],
+        options: RequestOptions,
+        *,
+        fallback_name: str,
+    ) -> AudioStreamContext:
+        transport = self._transport
+        return AudioStreamContext(
+            lambda: transport.open_stream(path, params=params, options=options),
+            fallback_name=fallback_name,
+        )
+
+    async def download_call_recording(
+        self,
+        cdr_id: str | CallReport,
+        dest: StrPath,
+        *,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Save a call's recording to ``dest`` (a directory or a file path); return the path.
+
+        The file appears only once complete: a failed download leaves nothing behind.
+
+        Examples:
+            >>> path = await client.download_call_recording(report, "recordings/")
+        """
+        stream = self.stream_call_recording(
+            cdr_id,
+            request_timeout=request_timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
+        async with stream as audio:
+            return await audio.save(dest)
+
+    async def download_voicemail_recording(
+        self,
+        unique_id: str,
+        dest: StrPath,
+        *,
+        context: str,
+        mailbox: str,
+        request_timeout: TimeoutTypes = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Save a voicemail message to ``dest`` (a directory or a file path); return the path.
+
+        Examples:
+            >>> await client.download_voicemail_recording(
+            ...     "1739558127.155", "voicemail/", context="voicemail-02191010001",
+            ...     mailbox="1001")
+        """
+        stream = self.stream_voicemail_recording(
+            unique_id,
+            context=context,
+            mailbox=mailbox,
+            request_timeout=request_timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
+        async with stream as audio:
+            return await audio.save(dest)
