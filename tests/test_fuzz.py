@@ -112,6 +112,22 @@ def test_arbitrary_json_answers(model: type[Any], body: Any) -> None:
 
 
 @settings(max_examples=200)
+@given(st.sampled_from(MODELS), json_values)
+def test_a_billing_inside_data_is_kept_apart(case: tuple[type[Any], Any], inner: Any) -> None:
+    model, sample = case
+    body = {**sample, "data": {**sample["data"], "billing": inner}}
+    content = json.dumps(body, ensure_ascii=False).encode()
+    result = decode_result(httpx2.Response(200, content=content), model, charged=True)
+    # The envelope's billing is the result's; the server's data.billing is kept as sent.
+    assert (
+        result.billing
+        == decode_result(httpx2.Response(200, json=sample), model, charged=True).billing
+    )
+    assert list(result.extra) == ["billing"]
+    assert result.extra["billing"] == json.loads(content)["data"]["billing"]
+
+
+@settings(max_examples=200)
 @given(st.sampled_from([m for m, _ in MODELS]), st.binary(max_size=200))
 def test_arbitrary_bytes(model: type[Any], raw: bytes) -> None:
     decode(model, None, raw=raw, charged=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import cattrs
 import httpx2
 import pytest
@@ -19,7 +21,9 @@ from voipano_async import (
     ServiceList,
     VoicemailInboxes,
 )
-from voipano_async._converter import ShapeError, make_converter, structure
+from voipano_async._converter import ShapeError, make_converter, structure, structure_result
+from voipano_async._envelope import decode_result
+from voipano_async._models import EMPTY_EXTRA, FREE
 
 from . import samples
 
@@ -39,11 +43,12 @@ SAMPLES: list[tuple[dict[str, Any], type[Any]]] = [
 def test_published_samples_fit_the_models_with_no_key_left_over(
     answer: dict[str, Any], model: type[Any]
 ) -> None:
-    billing = STRICT.structure(answer["billing"], Billing)
-    result = STRICT.structure({**answer["data"], "billing": billing}, model)
-    assert result.billing == billing
-    # The lenient converter reads the same thing.
-    assert structure({**answer["data"], "billing": billing}, model) == result
+    # The strict converter reads data and billing whole: a key our models lack fails here.
+    result = STRICT.structure({**answer["data"], "billing": answer["billing"]}, model)
+    assert result.billing == STRICT.structure(answer["billing"], Billing)
+    # The SDK's own path (the envelope's billing structured apart) reads the same thing.
+    response = httpx2.Response(200, json=answer)
+    assert decode_result(response, model, charged=model in (CallOtpResult, CallResult)) == result
 
 
 def test_strict_converter_rejects_unknown_keys() -> None:
@@ -110,8 +115,7 @@ def test_decoder_never_raises_anything_but_shape_error(value: object) -> None:
 
 
 def test_false_is_not_a_free_charge() -> None:
-    from voipano_async import ServiceList, UnexpectedResponseError
-    from voipano_async._envelope import decode_result
+    from voipano_async import UnexpectedResponseError
 
     answer = {**samples.SERVICES, "billing": {"charged": False, "unit_price": False}}
     response = httpx2.Response(200, json=answer)
@@ -127,3 +131,71 @@ def test_extra_keys_keep_their_order_for_every_shape() -> None:
     first_keys, second_keys = ["zeta", "alpha"], ["alpha", "zeta", "mid"]
     assert [list(r.extra) for r in page] == [first_keys, second_keys, first_keys]
     assert structure({"id": "x", "call_details_record_id": "y"}, CallReport).extra == {}
+
+
+# -- models listed nowhere, and a billing inside data -----------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Credit:
+    amount: int
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY_EXTRA)
+
+
+@attrs.frozen(kw_only=True)
+class Balance:
+    """A result model in no ``__all__``: neither the package's nor this module's."""
+
+    credit: Credit
+    billing: Billing
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY_EXTRA)
+
+
+def test_a_model_listed_nowhere_still_keeps_extra() -> None:
+    credit = structure({"amount": 5, "currency": "IRR", "as_of": "now"}, Credit)
+    assert credit.amount == 5
+    assert list(credit.extra.items()) == [("currency", "IRR"), ("as_of", "now")]
+    with pytest.raises(ShapeError) as info:
+        structure({"amount": "5"}, Credit)
+    assert info.value.problems == ["expected an integer, got a string @ $.amount"]
+    with pytest.raises(cattrs.ForbiddenExtraKeysError):
+        STRICT.structure({"amount": 5, "currency": "IRR"}, Credit)
+
+
+def test_a_result_model_listed_nowhere_decodes_through_the_envelope() -> None:
+    answer = {
+        "ok": True,
+        "data": {"credit": {"amount": 9840, "unit": "IRR"}, "as_of": "now"},
+        "billing": {"charged": 0, "unit_price": 0, "plan": "free"},
+    }
+    balance = decode_result(httpx2.Response(200, json=answer), Balance, charged=False)
+    assert balance.credit == Credit(amount=9840, extra={"unit": "IRR"})
+    assert balance.extra == {"as_of": "now"}
+    assert balance.billing == Billing(charged=0, unit_price=0, extra={"plan": "free"})
+
+
+def test_a_billing_inside_data_is_kept_in_extra_not_overwritten() -> None:
+    inner = {"charged": 1, "plan": "gold"}
+    answer = {
+        "ok": True,
+        "data": {**samples.CALL_OTP["data"], "billing": inner, "zeta": 1},
+        "billing": samples.CALL_OTP["billing"],
+    }
+    otp = decode_result(httpx2.Response(200, json=answer), CallOtpResult, charged=True)
+    assert otp.billing == Billing(charged=160, unit_price=160, remaining_credit=9840)
+    assert list(otp.extra.items()) == [("billing", inner), ("zeta", 1)]
+
+
+@pytest.mark.parametrize("inner", [None, "gold", [], {"charged": "x"}, 7])
+def test_a_billing_inside_data_neither_fails_nor_stands_in_for_a_missing_one(
+    inner: object,
+) -> None:
+    answer = {"ok": True, "data": {**samples.SERVICES["data"], "billing": inner}}
+    services = decode_result(httpx2.Response(200, json=answer), ServiceList, charged=False)
+    assert services.billing is FREE
+    assert services.extra == {"billing": inner}
+
+
+def test_only_result_models_are_structured_with_a_billing() -> None:
+    with pytest.raises(TypeError, match="no billing field"):
+        structure_result({}, CallReport, billing=FREE, path="$.data")

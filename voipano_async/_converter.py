@@ -1,35 +1,38 @@
 """The one cattrs converter: how JSON becomes models, and how a misfit is explained.
 
-Hooks are generated once per class by cattrs (``make_dict_structure_fn``). The converter is
-lenient about keys it does not know (they go to the model's ``extra``) and strict about
-types: a string where an int belongs is an error, and so is ``true`` where an int belongs
-(``bool`` is an ``int`` subclass in Python, not in JSON).
+Every attrs class gets its hook from one factory registered on ``attrs.has`` (as
+microsoft/lsprotocol does): cattrs generates it once per class (``make_dict_structure_fn``),
+whether or not the class is listed anywhere. The converter is lenient about keys it does
+not know (they go to the model's ``extra``, in the order sent) and strict about types: a
+string where an int belongs is an error, and so is ``true`` where an int belongs (``bool``
+is an ``int`` subclass in Python, not in JSON).
 
-Two converters are built: a fast one for every answer, and a detailed-validation one that
-only runs after the fast one failed, to say precisely what did not fit and where. Both
-are built on first use, not at import: ``import voipano_async`` stays quick.
+An answer is two halves structured apart: the envelope's ``billing`` into ``Billing``, and
+``data`` into the result model's other fields (``structure_result``). A ``billing`` key the
+server puts inside ``data`` is then one more unknown key of ``data``, kept in ``extra``.
+
+There are two converters, built on first use (``import voipano_async`` stays quick):
+``CONVERTERS.fast`` for every answer, and ``CONVERTERS.detailed``, which only runs after the
+fast one failed, to say precisely what did not fit and where.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from types import MappingProxyType, UnionType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, Union, cast, get_args, get_origin
 
 import attrs
 
-from . import _models
-
 if TYPE_CHECKING:
     import cattrs
 
-__all__ = ["ShapeError", "make_converter", "structure"]
+    from ._models import Billing
+
+__all__ = ["CONVERTERS", "ShapeError", "make_converter", "structure", "structure_result"]
 
 T = TypeVar("T")
-
-_MODELS: tuple[type[Any], ...] = tuple(
-    getattr(_models, name) for name in _models.__all__ if attrs.has(getattr(_models, name))
-)
 
 
 class ShapeError(Exception):
@@ -125,40 +128,32 @@ def _strict_list_factory(tp: Any, converter: cattrs.BaseConverter) -> Callable[[
     return structure_list
 
 
-def _model_hook(
-    cl: type[Any], converter: cattrs.Converter, *, strict: bool
-) -> Callable[[Any, Any], Any]:
+def _model_hook(cl: type[Any], converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """The hook of any attrs class: cattrs' generated one, plus ``extra`` when lenient."""
     from cattrs.gen import make_dict_structure_fn, override
 
-    names = [a.name for a in attrs.fields(cl)]
+    strict = converter.forbid_extra_keys
+    names = [a.name for a in attrs.fields(get_origin(cl) or cl)]
     has_extra = "extra" in names
-    if has_extra:
-        base = make_dict_structure_fn(
-            cl, converter, _cattrs_forbid_extra_keys=strict, extra=override(omit=True)
-        )
-    else:
-        base = make_dict_structure_fn(cl, converter, _cattrs_forbid_extra_keys=strict)
-    known = frozenset(names) - {"extra"}
+    overrides = {"extra": override(omit=True)} if has_extra else {}
+    base = make_dict_structure_fn(cl, converter, **overrides)  # type: ignore[arg-type]
 
     if strict or not has_extra:
 
         def structure_plain(value: Any, _: Any) -> Any:
             if type(value) is not dict:
-                if type(value) is cl:
-                    return value  # the envelope's billing, structured on its own path
                 _mismatch("an object", value)
             return base(value, cl)
 
         return structure_plain
 
+    known = frozenset(names) - {"extra"}
     # The unknown keys of each shape of object seen (the keys, in order), so that a page
     # of a hundred alike reports works them out once, not a hundred times.
     extras_of: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def structure_model(value: Any, _: Any) -> Any:
         if type(value) is not dict:
-            if type(value) is cl:
-                return value  # the envelope's billing, structured on its own path
             _mismatch("an object", value)
         result = base(value, cl)
         shape = tuple(value)
@@ -178,7 +173,7 @@ def _model_hook(
 
 
 def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Converter:
-    """Build a converter for the SDK's models.
+    """Build a converter for the SDK's models, and for any other attrs class.
 
     Args:
         strict: Reject unknown keys (``forbid_extra_keys``) instead of keeping them in
@@ -188,10 +183,6 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     """
     import cattrs
 
-    for model in _MODELS:
-        # The models' annotations are strings; resolve them in their own module (the
-        # package re-labels the classes ``voipano_async.X`` for reprs and docs).
-        attrs.resolve_types(model, globalns=vars(_models))
     converter = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=strict)
     converter.register_structure_hook(str, _structure_str)
     converter.register_structure_hook(int, _structure_int)
@@ -201,19 +192,25 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     if not detailed:
         # The detailed converter keeps cattrs' own handling, which names the failing type.
         converter.register_structure_hook_factory(_is_optional, cast(Any, _optional_factory))
-    for model in _MODELS:
-        converter.register_structure_hook(model, _model_hook(model, converter, strict=strict))
+    converter.register_structure_hook_factory(attrs.has, cast(Any, _model_hook))
     return converter
 
 
-_converters: dict[str, cattrs.Converter] = {}
+class _Converters:
+    """The SDK's converters, each built once, on first use."""
+
+    @functools.cached_property
+    def fast(self) -> cattrs.Converter:
+        """Lenient about keys, strict about types: every answer goes through it."""
+        return make_converter()
+
+    @functools.cached_property
+    def detailed(self) -> cattrs.Converter:
+        """The same rules, collecting every problem with its path, to explain a failure."""
+        return make_converter(detailed=True)
 
 
-def _converter(kind: str) -> cattrs.Converter:
-    converter = _converters.get(kind)
-    if converter is None:
-        converter = _converters[kind] = make_converter(detailed=kind == "detailed")
-    return converter
+CONVERTERS = _Converters()
 
 
 def _describe_problem(exc: BaseException, tp: type[Any] | None) -> str:
@@ -224,20 +221,60 @@ def _describe_problem(exc: BaseException, tp: type[Any] | None) -> str:
     return format_exception(exc, tp)
 
 
-def _explain(value: object, cl: type[Any], path: str) -> list[str]:
+def _explain(value: object, cl: type[Any], path: str, name: str) -> list[str]:
     import cattrs
 
     try:
-        _converter("detailed").structure(value, cl)
+        CONVERTERS.detailed.structure(value, cl)
     except Exception as exc:
         return cattrs.transform_error(exc, path=path, format_exception=_describe_problem)
-    return [f"does not fit {cl.__name__} @ {path}"]
+    return [f"does not fit {name} @ {path}"]
 
 
 def structure(value: object, cl: type[T], *, path: str = "$") -> T:
     """Structure decoded JSON into ``cl``, raising ``ShapeError`` when it does not fit."""
-    converter = _converters.get("fast") or _converter("fast")
     try:
-        return converter.structure(value, cl)
+        return CONVERTERS.fast.structure(value, cl)
     except Exception:
-        raise ShapeError(_explain(value, cl, path)) from None
+        raise ShapeError(_explain(value, cl, path, cl.__name__)) from None
+
+
+def _data_half(cl: type[Any]) -> tuple[type[Any], tuple[str, ...]]:
+    """An attrs class of the fields of the result model ``cl`` but ``billing``, and their names.
+
+    ``data`` is structured into it, with the same generated hook as any model: so the
+    server's own ``data.billing``, if it ever sends one, is an unknown key kept in ``extra``.
+    """
+    attrs.resolve_types(cl)
+    fields = attrs.fields(cl)
+    if not any(field.name == "billing" for field in fields):
+        raise TypeError(f"{cl.__name__} is not a result model: it has no billing field")
+    half = {
+        field.name: attrs.field(type=field.type, default=field.default)
+        for field in fields
+        if field.name != "billing"
+    }
+    return attrs.make_class(f"{cl.__name__}Data", half, frozen=True, kw_only=True), tuple(half)
+
+
+# Each result model's data half, made on first use.
+_halves: dict[type[Any], tuple[type[Any], tuple[str, ...]]] = {}
+
+
+def structure_result(data: Mapping[str, Any], cl: type[T], *, billing: Billing, path: str) -> T:
+    """Structure an answer's ``data`` into the result model ``cl``, with the envelope's billing.
+
+    Raises:
+        ShapeError: ``data`` does not fit ``cl`` (paths start at ``path``).
+        TypeError: ``cl`` has no ``billing`` field.
+    """
+    found = _halves.get(cl)
+    if found is None:
+        found = _halves[cl] = _data_half(cl)
+    half, names = found
+    try:
+        parts = CONVERTERS.fast.structure(data, half)
+    except Exception:
+        raise ShapeError(_explain(data, half, path, cl.__name__)) from None
+    build: Callable[..., T] = cl
+    return build(billing=billing, **{name: getattr(parts, name) for name in names})

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
-from ._converter import ShapeError, structure
+from ._converter import ShapeError, structure, structure_result
 from ._exceptions import (
     APIError,
     RateLimitError,
@@ -102,39 +102,24 @@ def decode_result(
     ok = body.get("ok", True)
     if ok is False:
         raise api_error(response, body, redact=redact, request_line=request_line)
-    problems: list[str] = []
-    if ok is not True:
-        problems.append("invalid value for type, expected a boolean @ $.ok")
     data = body.get("data")
-    if not isinstance(data, dict):
-        problems.append("expected an object @ $.data")
-        data = {}
-    if problems:
+    if ok is not True or type(data) is not dict:
+        envelope_problems = []
+        if ok is not True:
+            envelope_problems.append("invalid value for type, expected a boolean @ $.ok")
+        if type(data) is not dict:
+            envelope_problems.append("expected an object @ $.data")
         raise UnexpectedResponseError(
             "the server's answer does not fit the expected envelope",
             status_code=status,
-            problems=problems,
+            problems=envelope_problems,
             body=body,
             may_have_been_placed=charged,
         )
     # Both halves are checked, so one error lists everything that did not fit.
-    raw_billing = body.get("billing")
-    billing = FREE
-    if _is_free(raw_billing):
-        pass  # what every free endpoint sends: no need to structure it again
-    elif raw_billing is not None or charged:
-        try:
-            billing = structure(raw_billing, Billing, path="$.billing")
-        except ShapeError as exc:
-            problems.extend(exc.problems)
-        else:
-            # A charge is never negative: one that is would lower what the spend guard
-            # counts and lift spend_limit.
-            for name in ("charged", "unit_price"):
-                if getattr(billing, name) < 0:
-                    problems.append(f"expected 0 or more @ $.billing.{name}")
+    billing, problems = _billing(body.get("billing"), charged=charged)
     try:
-        result = structure({**data, "billing": billing}, cl, path="$.data")
+        result = structure_result(data, cl, billing=billing, path="$.data")
     except ShapeError as exc:
         problems.extend(exc.problems)
     if problems:
@@ -146,6 +131,28 @@ def decode_result(
             may_have_been_placed=charged,
         )
     return result
+
+
+def _billing(raw: object, *, charged: bool) -> tuple[Billing, list[str]]:
+    """The envelope's ``billing``, and what in it does not fit.
+
+    A free endpoint may leave it out (it then costs nothing); a charged one must send it.
+    When it does not fit, ``FREE`` stands in: the answer is refused with the problems.
+    """
+    if _is_free(raw) or (raw is None and not charged):
+        return FREE, []  # what every free endpoint sends: no need to structure it again
+    try:
+        billing = structure(raw, Billing, path="$.billing")
+    except ShapeError as exc:
+        return FREE, exc.problems
+    # A charge is never negative: one that is would lower what the spend guard counts
+    # and lift spend_limit.
+    problems = [
+        f"expected 0 or more @ $.billing.{name}"
+        for name in ("charged", "unit_price")
+        if getattr(billing, name) < 0
+    ]
+    return billing, problems
 
 
 def _as_text(value: object) -> str | None:

@@ -2,10 +2,13 @@
 
 The models hold data only; how JSON becomes a model lives in ``_converter.py``. Every
 model keeps the keys the SDK does not know yet in ``extra``, so a field the live API adds
-is readable the day it appears, while the known fields stay strictly typed.
-"""
+is readable the day it appears, while the known fields stay strictly typed. A result's
+``billing`` is the envelope's; a ``billing`` key inside ``data`` lands in ``extra``.
 
-from __future__ import annotations
+The annotations are evaluated here, not kept as strings (no ``from __future__ import
+annotations``): the package re-labels these classes ``voipano_async.X``, and real types
+need no module to be read in.
+"""
 
 from collections.abc import Mapping
 from types import MappingProxyType
