@@ -186,3 +186,22 @@ async def test_a_dripped_answer_ends_at_the_deadline(sandbox: VoipanoSandbox) ->
 
     placed = [r for r in sandbox.requests if r.path == "/call-otp"]
     assert [(r.acted, r.fault) for r in placed] == [(True, "drip")]
+
+
+async def test_the_sandbox_counts_requests_in_flight(
+    sandbox: VoipanoSandbox, client: AsyncVoipano
+) -> None:
+    sandbox.latency = 0.2
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(client.services)
+        with anyio.fail_after(5):
+            while sandbox.in_flight < 5:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+
+    assert sandbox.in_flight == 0
+    assert sandbox.most_in_flight == 5
+    sandbox.most_in_flight = 0
+    await client.services()
+    assert sandbox.most_in_flight == 1

@@ -101,6 +101,22 @@ async def test_later_pages_are_fetched_concurrently(
     assert reports.most_in_flight == 3
 
 
+@pytest.mark.parametrize(("pages", "concurrency"), [(1, 4), (2, 4), (7, 3), (40, 4), (75, 8)])
+async def test_a_walk_asks_for_each_page_once_within_its_concurrency(
+    api: respx.MockRouter, client: AsyncVoipano, pages: int, concurrency: int
+) -> None:
+    reports = Reports(total=pages * 10)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(concurrency=concurrency)]
+
+    assert got == ids(range(1, pages * 10 + 1))
+    assert len(reports.requested) == pages
+    assert sorted(reports.requested) == list(range(1, pages + 1))
+    assert reports.most_in_flight <= concurrency
+    assert reports.in_flight == 0
+
+
 async def test_concurrency_one_is_sequential(api: respx.MockRouter, client: AsyncVoipano) -> None:
     reports = Reports(total=50)
     api.get("/call-reports").mock(side_effect=reports)
@@ -202,9 +218,16 @@ async def test_early_break_leaves_client_usable(
             break
 
     assert got == ids(range(1, 16))
-    # Page 1, then one batch of 8 rounds of 2 pages; nothing fetched after the break.
-    assert sorted(reports.requested) == list(range(1, 18))
+    # What was fetched ahead is a run of pages from the first, each asked for once, never
+    # more than two at a time, and far from the whole list; nothing runs on after the break.
+    fetched = sorted(reports.requested)
+    assert fetched == list(range(1, len(fetched) + 1))
+    assert 2 <= len(fetched) < 100
+    assert reports.most_in_flight <= 2
     assert reports.in_flight == 0
+    for _ in range(20):
+        await anyio.lowlevel.checkpoint()
+    assert sorted(reports.requested) == fetched
     page = await client.call_reports_page(20)
     assert page.items[0].id == "r000191"
 

@@ -33,6 +33,10 @@ TASKS = 24
 DEADLINE = 30.0  # seconds any one operation may take before it counts as a hang
 READ_TIMEOUT = 0.25
 KINDS = list(FAULT_KINDS.values())
+# The soak client's connection pool. The closing probe fills every connection of it at
+# once, each request held by the server for PROBE_HOLD seconds.
+POOL = 100
+PROBE_HOLD = 0.5
 
 
 @pytest.fixture
@@ -60,8 +64,15 @@ async def test_soak(tmp_path: Path) -> None:
         timeout = httpx2.Timeout(READ_TIMEOUT, connect=5.0)
         # A dripped answer (a few bytes every READ_TIMEOUT * 3 / 20 s) never trips the read
         # timeout; only the deadline on the whole attempt ends it.
+        http = httpx2.AsyncClient(
+            limits=httpx2.Limits(max_connections=POOL, max_keepalive_connections=20)
+        )
         client = AsyncVoipano(
-            sandbox.token, base_url=base_url, timeout=timeout, deadline=READ_TIMEOUT * 2
+            sandbox.token,
+            base_url=base_url,
+            timeout=timeout,
+            deadline=READ_TIMEOUT * 2,
+            http_client=http,
         )
         tasks_before = len(anyio.get_running_tasks())
 
@@ -145,16 +156,39 @@ async def test_soak(tmp_path: Path) -> None:
                 tg.start_soon(worker)
         elapsed = time.monotonic() - started
 
-        pool = client._transport.pool.http._transport._pool  # type: ignore[attr-defined]
-        busy = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
         # The server may still be finishing answers nobody waits for any more (a slow
         # answer past the client's timeout); give it the length of one before counting.
         with anyio.move_on_after(5):
-            while len(anyio.get_running_tasks()) > tasks_before:  # noqa: ASYNC110
+            while sandbox.in_flight or len(anyio.get_running_tasks()) > tasks_before:  # noqa: ASYNC110
                 await anyio.sleep(0.01)
         extra_tasks = [t.name for t in anyio.get_running_tasks()][tasks_before:]
         leaked_tasks = len(anyio.get_running_tasks()) - tasks_before
+
+        # No connection left busy: every connection of the pool carries a fresh request
+        # at once. One that an interrupted operation left holding an unread answer keeps
+        # a probe waiting for the pool past its pool timeout, and that probe fails.
+        sandbox.faults.clear()
+        sandbox.latency = PROBE_HOLD
+        sandbox.most_in_flight = 0
+        probe = client.with_options(
+            timeout=httpx2.Timeout(PROBE_HOLD * 10, pool=PROBE_HOLD / 2),
+            deadline=PROBE_HOLD * 10,
+            max_retries=0,
+        )
+        busy: list[str] = []
+
+        async def probe_once() -> None:
+            try:
+                await probe.services()
+            except VoipanoError as error:
+                busy.append(f"{type(error).__name__}: {error}")
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(POOL):
+                tg.start_soon(probe_once)
+        probed_at_once = sandbox.most_in_flight
         await client.aclose()
+        await http.aclose()
 
     # Charged calls: each reached the server at most once, unless it answered 429 first.
     duplicates = []
@@ -199,6 +233,7 @@ async def test_soak(tmp_path: Path) -> None:
     assert duplicates == []
     assert leftovers == []
     assert busy == []
+    assert probed_at_once == POOL, "the probe's requests did not all run side by side"
     assert leaked_tasks == 0, extra_tasks
     assert set(faults) == set(FAULT_KINDS), "every kind of fault was tried"
     assert walks_checked > 0

@@ -11,7 +11,9 @@ Examples:
 
 from ._data import VoicemailMessage
 from ._faults import FAULT_KINDS, Fault, Faults
-from ._sandbox import DroppedConnection, InProcessTransport, RecordedRequest, VoipanoSandbox
+from ._inprocess import InProcessTransport
+from ._sandbox import VoipanoSandbox
+from ._wire import DroppedConnection, RecordedRequest
 
 __all__ = [
     "FAULT_KINDS",

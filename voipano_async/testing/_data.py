@@ -15,23 +15,20 @@ from typing import Any
 
 import attrs
 
+from ._vendor import ALLOWED_CONTEXTS, ENDPOINT_NUMBER, SAMPLE_CDR_ID, SAMPLE_VOICEMAIL_ID, mask
+
 __all__ = [
-    "ENDPOINT_NUMBER",
     "VoicemailMessage",
     "make_inboxes",
+    "make_report",
     "make_reports",
     "make_services",
     "make_voicemail",
-    "mask",
     "new_id",
     "new_request_id",
     "tone_wav",
 ]
 
-ENDPOINT_NUMBER = "02191010001"
-SAMPLE_CDR_ID = "67bc8ea2f8f8a7d1287995f1"
-SAMPLE_VOICEMAIL_ID = "1739558127.155"
-ALLOWED_CONTEXTS = ["voicemail-02191010001", "voicemail-user-15"]
 _EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _DISPOSITIONS = ["ANSWERED", "ANSWERED", "ANSWERED", "NO ANSWER", "BUSY", "FAILED"]
 
@@ -43,11 +40,6 @@ class VoicemailMessage:
     unique_id: str
     context: str
     mailbox: str
-
-
-def mask(number: str) -> str:
-    """Mask a number as the vendor does in its answers: ``09123***789``."""
-    return f"{number[:5]}***{number[-3:]}" if len(number) >= 9 else number
 
 
 def new_id(rng: random.Random) -> str:

@@ -1,0 +1,179 @@
+"""One request on the wire: what the sandbox received, and every way it answers.
+
+An answer goes out whole (in chunks when large), trickled over some seconds, cut off
+midway or not at all (a dropped connection), always through ASGI messages, so the same
+bytes reach a client in process and over a socket.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, NoReturn
+
+import anyio
+import attrs
+
+from ._vendor import audio_headers
+
+__all__ = [
+    "Answer",
+    "DroppedConnection",
+    "Exchange",
+    "Receive",
+    "RecordedRequest",
+    "Scope",
+    "Send",
+    "read_body",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# An answer is either a JSON document or a download: its audio and its file name.
+Answer = dict[str, Any] | tuple[bytes, str]
+
+_JSON = {"Content-Type": "application/json"}
+_CHUNK = 256 * 1024
+
+
+@attrs.define(kw_only=True)
+class RecordedRequest:
+    """A request the sandbox received, as tests want to see it.
+
+    It is recorded when the request arrives; ``status``, ``acted`` and ``fault`` are
+    filled in as the sandbox answers it.
+
+    Attributes:
+        method: ``"GET"`` or ``"POST"``.
+        path: The path below the API base, e.g. ``"/call-otp"``.
+        query: The query parameters.
+        json: The decoded JSON body, or ``None``.
+        status: The status answered (``None`` when the connection was dropped).
+        acted: Whether the sandbox carried the request out (charged the call, say).
+        fault: The kind of fault injected, or ``None``.
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+    status: int | None = None
+    acted: bool = False
+    fault: str | None = None
+
+
+class DroppedConnection(Exception):
+    """Raised by the app to make the server close the connection without a full answer."""
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _encode(body: Any) -> bytes:
+    # Persian messages go out as UTF-8, as the vendor's Laravel sends them.
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _raw_headers(headers: dict[str, str], length: int) -> list[tuple[bytes, bytes]]:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(length).encode()))
+    return raw
+
+
+class Exchange:
+    """The ASGI channels of one request, with its record, and the ways to answer it."""
+
+    def __init__(self, receive: Receive, send: Send, record: RecordedRequest) -> None:
+        self.receive = receive
+        self.send = send
+        self.record = record
+
+    async def wait(self, seconds: float) -> bool:
+        """Sleep; return ``False`` early if the client hung up meanwhile."""
+        gone = False
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                nonlocal gone
+                while (await self.receive())["type"] != "http.disconnect":
+                    pass
+                gone = True
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch)
+            await anyio.sleep(seconds)
+            tg.cancel_scope.cancel()
+        return not gone
+
+    async def start(self, status: int, headers: dict[str, str], length: int) -> None:
+        raw = _raw_headers(headers, length)
+        await self.send({"type": "http.response.start", "status": status, "headers": raw})
+
+    async def bytes(self, status: int, content: bytes, headers: dict[str, str]) -> None:
+        """Answer ``content`` whole; a large one goes in chunks, as a server streams it."""
+        self.record.status = status
+        await self.start(status, headers, len(content))
+        view = memoryview(content)
+        for start in range(0, len(content) - _CHUNK, _CHUNK):
+            chunk = bytes(view[start : start + _CHUNK])
+            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+        last = (max(0, len(content) - 1) // _CHUNK) * _CHUNK
+        await self.send({"type": "http.response.body", "body": bytes(view[last:])})
+
+    async def json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        await self.bytes(status, _encode(body), {**_JSON, **(headers or {})})
+
+    async def answer(self, answer: Answer) -> None:
+        """Send a handler's answer as it is: a JSON document, or a download."""
+        if isinstance(answer, tuple):
+            audio, filename = answer
+            await self.bytes(200, audio, audio_headers(filename))
+        else:
+            await self.json(200, answer)
+
+    async def half(self, answer: Answer) -> None:
+        """Send half of the answer: JSON cut short, or a download broken off midway."""
+        self.record.status = 200
+        if isinstance(answer, tuple):
+            # The headers promise the whole file, half of it comes, then the connection
+            # breaks (a download failing midway).
+            audio, filename = answer
+            await self.start(200, audio_headers(filename), len(audio))
+            part = audio[: len(audio) // 2]
+            await self.send({"type": "http.response.body", "body": part, "more_body": True})
+            raise DroppedConnection("the sandbox broke the download off (injected fault)")
+        content = _encode(answer)
+        await self.bytes(200, content[: len(content) // 2], _JSON)
+
+    async def drip(self, answer: dict[str, Any], seconds: float, pieces: int = 20) -> None:
+        """Send ``answer`` in ``pieces`` parts spread over ``seconds``; stop if the client goes."""
+        self.record.status = 200
+        content = _encode(answer)
+        await self.start(200, _JSON, len(content))
+        size = -(-len(content) // pieces)
+        for start in range(0, len(content), size):
+            if not await self.wait(seconds / pieces):
+                return
+            more = start + size < len(content)
+            part = content[start : start + size]
+            await self.send({"type": "http.response.body", "body": part, "more_body": more})
+
+    async def drop(self) -> NoReturn:
+        """Promise a body, send none of it, and fail: the server closes the connection.
+
+        The client sees the answer broken off, as after a crash or a network fault.
+        """
+        await self.start(200, _JSON, 4096)
+        raise DroppedConnection("the sandbox dropped the connection (injected fault)")
