@@ -46,10 +46,9 @@ event-loop thread: one implementation of every request, retry rule and error.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
 import httpx2
 
@@ -65,7 +64,7 @@ from ._models import (
 )
 from ._streams import StrPath
 from ._sync import AudioStreamSync, BlockingBase, CallReportIterator, _StreamContextSync
-from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions
 
 __all__ = ["Voipano"]
 
@@ -105,6 +104,8 @@ def _forward(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     args = [a.arg for a in node.args.posonlyargs + node.args.args][1:]
     kwargs = [a.arg for a in node.args.kwonlyargs]
     parts = [*args, *(f"{name}={name}" for name in kwargs)]
+    if node.args.kwarg:
+        parts.append(f"**{node.args.kwarg.arg}")
     inner = "".join(f"                {part},\n" for part in parts)
     return f"self._async.{node.name}(\n{inner}            )"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx2
 import pytest
@@ -218,6 +219,53 @@ async def test_per_call_extras_are_sent(api: respx.MockRouter, client: AsyncVoip
     assert request.url.params["from"] == "2026-10-01"
     assert request.headers["X-Trace"] == "abc"
     assert sent_json(otp) == {"phone_number": "09123456789", "language": "fa"}
+
+
+@pytest.mark.parametrize(
+    ("call", "word"),
+    [
+        (lambda c: c.call_otp("09123456789", purpos="login"), "'purpos'"),
+        (lambda c: c.click_to_call("09123456789", "09129876543", extra_json={}), "'extra_json'"),
+        (lambda c: c.services(extra_body={"a": 1}), "only the charged calls send a body"),
+        (lambda c: c.download_call_recording("abc", ".", request_timout=5), "'request_timout'"),
+    ],
+    ids=["charged", "charged-extra", "read-with-body", "download"],
+)
+async def test_a_misspelt_keyword_fails_before_any_request(
+    api: respx.MockRouter, client: AsyncVoipano, call: Any, word: str
+) -> None:
+    with pytest.raises(TypeError, match=word):
+        await call(client)
+    assert api.calls.call_count == 0
+    assert client.spent == 0
+
+
+async def test_a_walk_with_a_misspelt_keyword_fails_when_made(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    with pytest.raises(TypeError, match="'extra_querry'"):
+        client.call_reports(extra_querry={"from": "2026-10-01"})  # type: ignore[call-arg]
+    assert api.calls.call_count == 0
+
+
+async def test_a_walk_sends_its_options_with_every_page(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    first = samples.reports_page([1, 2], page=1, per_page=2, total=4)
+    second = samples.reports_page([3, 4], page=2, per_page=2, total=4)
+    route = api.get("/call-reports").mock(
+        side_effect=[httpx2.Response(200, json=first), httpx2.Response(200, json=second)]
+    )
+
+    async for _ in client.call_reports(
+        concurrency=1, extra_query={"from": "2026-10-01"}, extra_headers={"X-Trace": "abc"}
+    ):
+        pass
+
+    assert route.call_count == 2
+    for call in route.calls:
+        assert call.request.url.params["from"] == "2026-10-01"
+        assert call.request.headers["X-Trace"] == "abc"
 
 
 async def test_extra_headers_cannot_override_authorization(

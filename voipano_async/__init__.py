@@ -44,7 +44,7 @@ from ._models import (
 from ._pager import CallReportPager
 from ._phone import mask_phone_number, normalize_phone_number
 from ._streams import AudioStream, AudioStreamContext
-from ._types import NOT_GIVEN, NotGiven
+from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ __all__ = [
     "Pagination",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReadOptions",
+    "RequestOptions",
     "ServerError",
     "Service",
     "ServiceList",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from ._exceptions import VoipanoError
 from ._models import CallOtpResult, CallResult
-from ._options import RequestOptions, make_options
 from ._phone import normalize_phone_number
 from ._transport import Transport
-from ._types import TimeoutTypes
+from ._types import RequestOptions
 
 __all__ = ["ChargedCalls"]
 
@@ -28,10 +27,7 @@ class ChargedCalls:
         *,
         purpose: str | None = None,
         client_ref: str | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> CallOtpResult:
         """Call a number and read out a verification code (charged: 160 by the price list).
 
@@ -54,7 +50,6 @@ class ChargedCalls:
             body["purpose"] = purpose
         if client_ref is not None:
             body["client_ref"] = client_ref
-        options = make_options(request_timeout, extra_headers, extra_query, extra_body)
         return await self._charged("/call-otp", body, CallOtpResult, options)
 
     async def click_to_call(
@@ -64,10 +59,7 @@ class ChargedCalls:
         *,
         timeout: int | None = None,  # noqa: ASYNC109 (the vendor's ring time)
         limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> CallResult:
         """Ring ``call_source``, then connect it to ``call_destination`` (charged: 80).
 
@@ -76,7 +68,8 @@ class ChargedCalls:
             call_destination: The number it is connected to.
             timeout: The API's ``timeout`` field (ring time in seconds, most likely).
             limit: The API's ``limit`` field (maximum call length in seconds, most likely).
-            request_timeout: The HTTP timeout for this request (not the API's ``timeout``).
+            **options: Per-call [options][voipano_async.RequestOptions]; ``request_timeout``
+                is the HTTP timeout, not the API's ``timeout``.
 
         Raises:
             InvalidPhoneNumberError: Before any request, for a number that is not valid.
@@ -87,7 +80,6 @@ class ChargedCalls:
             >>> call = await client.click_to_call("09123456789", "02191010001", timeout=30)
         """
         body = _call_body(call_source, call_destination, timeout, limit)
-        options = make_options(request_timeout, extra_headers, extra_query, extra_body)
         return await self._charged("/click-to-call", body, CallResult, options)
 
     async def secure_call(
@@ -97,10 +89,7 @@ class ChargedCalls:
         *,
         timeout: int | None = None,  # noqa: ASYNC109 (the vendor's ring time)
         limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> CallResult:
         """Connect two numbers without showing either one to the other (charged: 120).
 
@@ -111,11 +100,10 @@ class ChargedCalls:
             >>> call = await client.secure_call("09123456789", "09129876543", limit=30)
         """
         body = _call_body(call_source, call_destination, timeout, limit)
-        options = make_options(request_timeout, extra_headers, extra_query, extra_body)
         return await self._charged("/secure-call", body, CallResult, options)
 
     async def _charged(
-        self, path: str, body: dict[str, Any], cl: type[Charged], options: RequestOptions
+        self, path: str, body: dict[str, Any], cl: type[Charged], options: Mapping[str, Any]
     ) -> Charged:
         # Whatever would fail to build (a body that is not JSON, say) fails here, before
         # any credit is reserved: a call that was never sent costs nothing.

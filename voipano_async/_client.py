@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import ssl
-from types import TracebackType
 from typing import Any
 
 import attrs
@@ -231,10 +230,5 @@ class AsyncVoipano(ChargedCalls, Reads):
         self._transport.check_open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -1,4 +1,8 @@
-"""Per-call options (``request_timeout=``, ``extra_*=``), checked before anything is sent."""
+"""Per-call options (``request_timeout=``, ``extra_*=``), checked before anything is sent.
+
+The public methods take them as ``**options`` (typed by ``ReadOptions``/``RequestOptions``)
+and hand the dict to the transport untouched; ``parse_options`` is where it is read.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from typing import Any
 import attrs
 import httpx2
 
-from ._types import TimeoutTypes, describe_type, to_timeout
+from ._types import describe_type, to_timeout
 
-__all__ = ["NO_OPTIONS", "RequestOptions", "make_options"]
+__all__ = ["NO_OPTIONS", "Options", "parse_options"]
 
 
 @attrs.frozen
-class RequestOptions:
+class Options:
     """What a caller may add to one request: ``request_timeout=``, ``extra_*=``."""
 
     timeout: httpx2.Timeout | None = None
@@ -23,7 +27,9 @@ class RequestOptions:
     body: Mapping[str, Any] | None = None
 
 
-NO_OPTIONS = RequestOptions()
+NO_OPTIONS = Options()
+_READ_KEYS = frozenset({"request_timeout", "extra_headers", "extra_query"})
+_KEYS = _READ_KEYS | {"extra_body"}
 
 
 def _check_headers(headers: Mapping[str, str]) -> None:
@@ -48,22 +54,32 @@ def _check_headers(headers: Mapping[str, str]) -> None:
             )
 
 
-def make_options(
-    request_timeout: TimeoutTypes,
-    extra_headers: Mapping[str, str] | None,
-    extra_query: Mapping[str, Any] | None,
-    extra_body: Mapping[str, Any] | None = None,
-) -> RequestOptions:
-    """Validate per-call options; ``Authorization`` cannot be overridden."""
-    if request_timeout is None and not extra_headers and not extra_query and not extra_body:
+def parse_options(options: Mapping[str, Any], *, body: bool) -> Options:
+    """Check one call's ``**options``; ``body`` says whether ``extra_body`` is allowed.
+
+    An unknown keyword is a ``TypeError`` naming it, as a misspelt argument always is.
+    """
+    if not options:
         return NO_OPTIONS
-    if extra_headers:
-        _check_headers(extra_headers)
-    return RequestOptions(
-        timeout=None
-        if request_timeout is None
-        else to_timeout(request_timeout, "request_timeout"),
-        headers=extra_headers or None,
-        query=extra_query or None,
+    allowed = _KEYS if body else _READ_KEYS
+    for name in options:
+        if name not in allowed:
+            known = ", ".join(sorted(allowed))
+            extra = " (only the charged calls send a body)" if name == "extra_body" else ""
+            raise TypeError(
+                f"unexpected keyword argument {name!r}{extra}; the per-call options are {known}"
+            )
+    timeout = options.get("request_timeout")
+    headers = options.get("extra_headers")
+    query = options.get("extra_query")
+    extra_body = options.get("extra_body")
+    if timeout is None and not headers and not query and not extra_body:
+        return NO_OPTIONS
+    if headers:
+        _check_headers(headers)
+    return Options(
+        timeout=None if timeout is None else to_timeout(timeout, "request_timeout"),
+        headers=headers or None,
+        query=query or None,
         body=extra_body or None,
     )

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
 from . import _config
 from ._models import CallReport, CallReportsPage, ServiceList, VoicemailInboxes
-from ._options import RequestOptions, make_options
+from ._options import parse_options
 from ._pager import CallReportPager
 from ._streams import AudioStreamContext, StrPath
 from ._transport import Transport
-from ._types import TimeoutTypes
+from ._types import ReadOptions
 
 __all__ = ["Reads"]
 
@@ -42,9 +42,7 @@ class Reads:
         *,
         per_page: int | None = None,
         has_recording: bool | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> CallReportsPage:
         """Fetch one page of call reports (pages count from 1).
 
@@ -52,7 +50,8 @@ class Reads:
             page: The page number.
             per_page: The page size, sent as the API's ``limit``.
             has_recording: Only calls with (``True``) or without (``False``) a recording.
-            extra_query: Filters the published page does not list yet (e.g. date ranges).
+            **options: Per-call [options][voipano_async.ReadOptions]; ``extra_query`` sends
+                filters the published page does not list yet (e.g. date ranges).
 
         Examples:
             >>> page = await client.call_reports_page(2, per_page=50)
@@ -67,7 +66,6 @@ class Reads:
             params["limit"] = per_page
         if has_recording is not None:
             params["has_recording"] = int(has_recording)
-        options = make_options(request_timeout, extra_headers, extra_query)
         return await self._transport.request(
             "GET", "/call-reports", CallReportsPage, params=params, options=options
         )
@@ -79,9 +77,7 @@ class Reads:
         has_recording: bool | None = None,
         concurrency: int = _config.DEFAULT_CONCURRENCY,
         max_items: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> CallReportPager:
         """Every call report, across all pages: ``async for report in client.call_reports()``.
 
@@ -106,26 +102,21 @@ class Reads:
             raise ValueError("per_page must be a whole number, at least 1")
         if max_items is not None and max_items < 0:
             raise ValueError("max_items must not be negative")
-        options = make_options(request_timeout, extra_headers, extra_query)
+        parse_options(options, body=False)  # a bad option fails here, not at the first page
 
         async def fetch(page: int) -> CallReportsPage:
             return await self.call_reports_page(
                 page,
                 per_page=per_page,
                 has_recording=has_recording,
-                request_timeout=options.timeout,
-                extra_headers=options.headers,
-                extra_query=options.query,
+                **options,
             )
 
         return CallReportPager(fetch, concurrency=concurrency, max_items=max_items)
 
     async def services(
         self,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> ServiceList:
         """List the account's service subscriptions.
 
@@ -133,7 +124,6 @@ class Reads:
             >>> for service in (await client.services()).items:
             ...     print(service.phone_number, service.remaining_days)
         """
-        options = make_options(request_timeout, extra_headers, extra_query)
         return await self._transport.request("GET", "/services", ServiceList, options=options)
 
     async def voicemail_inboxes(
@@ -141,9 +131,7 @@ class Reads:
         *,
         context: str | None = None,
         limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> VoicemailInboxes:
         """List voicemail inboxes, optionally of one ``context``.
 
@@ -158,7 +146,6 @@ class Reads:
             params["context"] = context
         if limit is not None:
             params["limit"] = limit
-        options = make_options(request_timeout, extra_headers, extra_query)
         return await self._transport.request(
             "GET", "/voicemail-inboxes", VoicemailInboxes, params=params, options=options
         )
@@ -168,10 +155,7 @@ class Reads:
     def stream_call_recording(
         self,
         cdr_id: str | CallReport,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> AudioStreamContext:
         """Stream a call's recording: ``async with client.stream_call_recording(id) as audio:``.
 
@@ -191,7 +175,7 @@ class Reads:
         return self._stream(
             f"/call-recordings/{segment}",
             {"call_details_record_id": cdr},
-            make_options(request_timeout, extra_headers, extra_query),
+            options,
             fallback_name=f"recording-{cdr}.wav",
         )
 
@@ -201,9 +185,7 @@ class Reads:
         *,
         context: str,
         mailbox: str,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> AudioStreamContext:
         """Stream a voicemail message: ``async with client.stream_voicemail_recording(...)``.
 
@@ -216,7 +198,7 @@ class Reads:
         return self._stream(
             f"/voicemail-recordings/{segment}",
             {"context": context, "mailbox": mailbox},
-            make_options(request_timeout, extra_headers, extra_query),
+            options,
             fallback_name=f"voicemail-{unique_id}.wav",
         )
 
@@ -224,7 +206,7 @@ class Reads:
         self,
         path: str,
         params: dict[str, Any],
-        options: RequestOptions,
+        options: Mapping[str, Any],
         *,
         fallback_name: str,
     ) -> AudioStreamContext:
@@ -238,10 +220,7 @@ class Reads:
         self,
         cdr_id: str | CallReport,
         dest: StrPath,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> Path:
         """Save a call's recording to ``dest`` (a directory or a file path); return the path.
 
@@ -250,12 +229,7 @@ class Reads:
         Examples:
             >>> path = await client.download_call_recording(report, "recordings/")
         """
-        stream = self.stream_call_recording(
-            cdr_id,
-            request_timeout=request_timeout,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-        )
+        stream = self.stream_call_recording(cdr_id, **options)
         async with stream as audio:
             return await audio.save(dest)
 
@@ -266,9 +240,7 @@ class Reads:
         *,
         context: str,
         mailbox: str,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> Path:
         """Save a voicemail message to ``dest`` (a directory or a file path); return the path.
 
@@ -281,9 +253,7 @@ class Reads:
             unique_id,
             context=context,
             mailbox=mailbox,
-            request_timeout=request_timeout,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
+            **options,
         )
         async with stream as audio:
             return await audio.save(dest)

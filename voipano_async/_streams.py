@@ -9,7 +9,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from email.message import Message
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO
 
 import anyio
@@ -236,12 +235,7 @@ class AudioStreamContext:
         self._handle = await self._opener()
         return AudioStream(self._handle.response, fallback_name=self._fallback_name)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._handle is not None:
             await self._handle.aclose()
 

@@ -15,7 +15,6 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import anyio.from_thread
@@ -166,13 +165,8 @@ class _StreamContextSync(AbstractContextManager[AudioStreamSync]):
     def __enter__(self) -> AudioStreamSync:
         return AudioStreamSync(self._runner.run(self._context.__aenter__), self._runner)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._runner.run(self._context.__aexit__, exc_type, exc, tb)
+    def __exit__(self, *exc_info: object) -> None:
+        self._runner.run(self._context.__aexit__, *exc_info)
 
 
 class CallReportIterator:
@@ -254,10 +248,5 @@ class BlockingBase:
             self._runner.run(self._async.__aenter__)  # raises the closed-client error
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import anyio
@@ -27,7 +28,7 @@ from ._exceptions import (
     VoipanoError,
 )
 from ._failures import Failure, redirect_target, status_failure, transport_failure
-from ._options import NO_OPTIONS, RequestOptions
+from ._options import NO_OPTIONS, Options, parse_options
 from ._phone import mask_phone_numbers
 from ._pool import Pool
 from ._settings import Settings
@@ -37,6 +38,7 @@ from ._version import __version__
 __all__ = ["StreamHandle", "Transport", "iter_chunks"]
 
 T = TypeVar("T")
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
 logger = logging.getLogger("voipano_async")
 
@@ -92,13 +94,17 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
         charged: bool = False,
-        options: RequestOptions = NO_OPTIONS,
+        options: Mapping[str, Any] = _NONE,
     ) -> T:
-        """Send one API request with the retry policy and decode its envelope into ``cl``."""
+        """Send one API request with the retry policy and decode its envelope into ``cl``.
+
+        ``options`` is the caller's ``**options`` as the public method received them.
+        """
+        checked = parse_options(options, body=json is not None)
         slot = await self.pool.acquire()
         try:
             response, content = await self._send(
-                method, path, params=params, json=json, charged=charged, options=options
+                method, path, params=params, json=json, charged=charged, options=checked
             )
         finally:
             self.pool.release(slot)
@@ -111,14 +117,15 @@ class Transport:
             raise
 
     async def open_stream(
-        self, path: str, *, params: Mapping[str, Any] | None, options: RequestOptions
+        self, path: str, *, params: Mapping[str, Any] | None, options: Mapping[str, Any]
     ) -> StreamHandle:
         """Open a GET whose body the caller streams; close it with ``StreamHandle.aclose``."""
+        checked = parse_options(options, body=False)
         slot = await self.pool.acquire()
         response: httpx2.Response | None = None
         try:
             response, _ = await self._send(
-                "GET", path, params=params, options=options, stream=True
+                "GET", path, params=params, options=checked, stream=True
             )
             await self._refuse_json_instead_of_audio(response)
         except BaseException:
@@ -174,7 +181,7 @@ class Transport:
         *,
         params: Mapping[str, Any] | None,
         json: Mapping[str, Any] | None,
-        options: RequestOptions,
+        options: Options,
         timeout: httpx2.Timeout,
     ) -> httpx2.Request:
         if options.query:
@@ -193,7 +200,7 @@ class Transport:
             timeout=options.timeout or timeout,
         )
 
-    def _authorize(self, request: httpx2.Request, options: RequestOptions) -> None:
+    def _authorize(self, request: httpx2.Request, options: Options) -> None:
         """Set our headers; the token goes only to the configured API host."""
         url = request.url
         request.headers.update(self._headers)
@@ -210,7 +217,7 @@ class Transport:
         path: str,
         *,
         json: Mapping[str, Any] | None,
-        options: RequestOptions,
+        options: Mapping[str, Any],
     ) -> None:
         """Build the request once without sending it: what cannot be sent fails here."""
         self._build(
@@ -218,7 +225,7 @@ class Transport:
             self._base + path,
             params=None,
             json=json,
-            options=options,
+            options=parse_options(options, body=json is not None),
             timeout=self.timeout,
         )
 
@@ -233,7 +240,7 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
         charged: bool = False,
-        options: RequestOptions = NO_OPTIONS,
+        options: Options = NO_OPTIONS,
         stream: bool = False,
     ) -> tuple[httpx2.Response, bytes | None]:
         """Build, send, classify, and ask the retry policy, until an answer or a final error.
@@ -292,7 +299,7 @@ class Transport:
             )
 
     async def _attempt(
-        self, request: httpx2.Request, options: RequestOptions, *, charged: bool, stream: bool
+        self, request: httpx2.Request, options: Options, *, charged: bool, stream: bool
     ) -> tuple[httpx2.Response, bytes | None] | Failure:
         """One attempt: the answer (body read unless streaming), or why it failed.
 
@@ -338,7 +345,7 @@ class Transport:
         )
 
     async def _send_following_redirects(
-        self, request: httpx2.Request, options: RequestOptions, responses: list[httpx2.Response]
+        self, request: httpx2.Request, options: Options, responses: list[httpx2.Response]
     ) -> httpx2.Response:
         """Send, following GET redirects ourselves so the token never leaves the API host."""
         http = self.pool.http

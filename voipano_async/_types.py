@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Final, Generic, TypeVar
+from collections.abc import Mapping
+from typing import Any, Final, Generic, TypedDict, TypeVar
 
 import httpx2
 
 __all__ = [
     "NOT_GIVEN",
     "NotGiven",
+    "ReadOptions",
+    "RequestOptions",
     "Secret",
     "TimeoutTypes",
     "describe_type",
@@ -21,6 +24,30 @@ __all__ = [
 S = TypeVar("S")
 
 TimeoutTypes = float | httpx2.Timeout | None
+
+
+class ReadOptions(TypedDict, total=False):
+    """What any one call may add to its request, as keyword arguments of the method.
+
+    ``await client.services(request_timeout=5, extra_headers={"X-Trace": "abc"})``
+    """
+
+    request_timeout: TimeoutTypes
+    """The HTTP timeout of this request, in seconds or as an ``httpx2.Timeout``."""
+    extra_headers: Mapping[str, str] | None
+    """Headers to add (``Authorization`` is refused: the client sends the token itself)."""
+    extra_query: Mapping[str, Any] | None
+    """Query parameters to add, e.g. filters the published API page does not list yet."""
+
+
+class RequestOptions(ReadOptions, total=False):
+    """[`ReadOptions`][voipano_async.ReadOptions], and for the charged calls (POST) a body.
+
+    ``await client.call_otp("09123456789", extra_body={"lang": "fa"})``
+    """
+
+    extra_body: Mapping[str, Any] | None
+    """JSON fields to add to the request body."""
 
 
 def describe_type(value: object) -> str:

@@ -7,10 +7,9 @@ event-loop thread: one implementation of every request, retry rule and error.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
 import httpx2
 
@@ -26,7 +25,7 @@ from ._models import (
 )
 from ._streams import StrPath
 from ._sync import AudioStreamSync, BlockingBase, CallReportIterator, _StreamContextSync
-from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions
 
 __all__ = ["Voipano"]
 
@@ -130,10 +129,7 @@ class Voipano(BlockingBase):
         *,
         purpose: str | None = None,
         client_ref: str | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> CallOtpResult:
         """Call a number and read out a verification code (charged: 160 by the price list).
 
@@ -144,10 +140,7 @@ class Voipano(BlockingBase):
                 phone_number,
                 purpose=purpose,
                 client_ref=client_ref,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
+                **options,
             )
         )
 
@@ -158,10 +151,7 @@ class Voipano(BlockingBase):
         *,
         timeout: int | None = None,
         limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> CallResult:
         """Ring ``call_source``, then connect it to ``call_destination`` (charged: 80).
 
@@ -174,10 +164,7 @@ class Voipano(BlockingBase):
                 call_destination,
                 timeout=timeout,
                 limit=limit,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
+                **options,
             )
         )
 
@@ -188,10 +175,7 @@ class Voipano(BlockingBase):
         *,
         timeout: int | None = None,
         limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> CallResult:
         """Connect two numbers without showing either one to the other (charged: 120).
 
@@ -203,10 +187,7 @@ class Voipano(BlockingBase):
                 call_destination,
                 timeout=timeout,
                 limit=limit,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
+                **options,
             )
         )
 
@@ -216,9 +197,7 @@ class Voipano(BlockingBase):
         *,
         per_page: int | None = None,
         has_recording: bool | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> CallReportsPage:
         """Fetch one page of call reports (pages count from 1).
 
@@ -230,9 +209,7 @@ class Voipano(BlockingBase):
                 page,
                 per_page=per_page,
                 has_recording=has_recording,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
+                **options,
             )
         )
 
@@ -243,9 +220,7 @@ class Voipano(BlockingBase):
         has_recording: bool | None = None,
         concurrency: int = _config.DEFAULT_CONCURRENCY,
         max_items: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> CallReportIterator:
         """Every call report, across all pages: ``async for report in client.call_reports()``.
 
@@ -258,19 +233,14 @@ class Voipano(BlockingBase):
                 has_recording=has_recording,
                 concurrency=concurrency,
                 max_items=max_items,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
+                **options,
             ),
             self._runner,
         )
 
     def services(
         self,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> ServiceList:
         """List the account's service subscriptions.
 
@@ -278,9 +248,7 @@ class Voipano(BlockingBase):
         """
         return self._runner.run(
             lambda: self._async.services(
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
+                **options,
             )
         )
 
@@ -289,9 +257,7 @@ class Voipano(BlockingBase):
         *,
         context: str | None = None,
         limit: int | None = None,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> VoicemailInboxes:
         """List voicemail inboxes, optionally of one ``context``.
 
@@ -302,19 +268,14 @@ class Voipano(BlockingBase):
             lambda: self._async.voicemail_inboxes(
                 context=context,
                 limit=limit,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
+                **options,
             )
         )
 
     def stream_call_recording(
         self,
         cdr_id: str | CallReport,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> AbstractContextManager[AudioStreamSync]:
         """Stream a call's recording: ``async with client.stream_call_recording(id) as audio:``.
 
@@ -324,9 +285,7 @@ class Voipano(BlockingBase):
         return _StreamContextSync(
             self._async.stream_call_recording(
                 cdr_id,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
+                **options,
             ),
             self._runner,
         )
@@ -337,9 +296,7 @@ class Voipano(BlockingBase):
         *,
         context: str,
         mailbox: str,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> AbstractContextManager[AudioStreamSync]:
         """Stream a voicemail message: ``async with client.stream_voicemail_recording(...)``.
 
@@ -351,9 +308,7 @@ class Voipano(BlockingBase):
                 unique_id,
                 context=context,
                 mailbox=mailbox,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
+                **options,
             ),
             self._runner,
         )
@@ -362,10 +317,7 @@ class Voipano(BlockingBase):
         self,
         cdr_id: str | CallReport,
         dest: StrPath,
-        *,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> Path:
         """Save a call's recording to ``dest`` (a directory or a file path); return the path.
 
@@ -376,9 +328,7 @@ class Voipano(BlockingBase):
             lambda: self._async.download_call_recording(
                 cdr_id,
                 dest,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
+                **options,
             )
         )
 
@@ -389,9 +339,7 @@ class Voipano(BlockingBase):
         *,
         context: str,
         mailbox: str,
-        request_timeout: TimeoutTypes = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> Path:
         """Save a voicemail message to ``dest`` (a directory or a file path); return the path.
 
@@ -404,8 +352,6 @@ class Voipano(BlockingBase):
                 dest,
                 context=context,
                 mailbox=mailbox,
-                request_timeout=request_timeout,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
+                **options,
             )
         )
