@@ -62,6 +62,7 @@ from ._models import (
     ServiceList,
     VoicemailInboxes,
 )
+from ._retry import RetryPolicy
 from ._streams import StrPath
 from ._sync import AudioStreamSync, BlockingBase, CallReportIterator, _StreamContextSync
 from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions

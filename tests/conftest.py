@@ -15,23 +15,19 @@ httpx2.alias_httpx()
 
 import respx  # noqa: E402
 
-from voipano_async import AsyncVoipano, _config  # noqa: E402
+from voipano_async import AsyncVoipano, RetryPolicy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://voipano.com/api/v1/webservice"
 TOKEN = "test-token-5f2b9c1e8d"
+# The retry policy the tests configure: today's rules, with waits short enough that no
+# test sleeps for real.
+FAST = RetryPolicy(initial=0.001, cap=0.002)
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the retry policy, shrink its waits: tests never sleep for real."""
-    monkeypatch.setattr(_config, "BACKOFF_INITIAL", 0.001)
-    monkeypatch.setattr(_config, "BACKOFF_CAP", 0.002)
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +46,7 @@ def api() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 async def client(api: respx.MockRouter) -> AsyncIterator[AsyncVoipano]:
-    async with AsyncVoipano(TOKEN) as client:
+    async with AsyncVoipano(TOKEN, retry=FAST) as client:
         yield client
 
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import anyio
 import anyio.abc
 import anyio.lowlevel
+import attrs
 import httpx2
 import pytest
 import respx
@@ -27,7 +28,7 @@ from voipano_async import (
 )
 
 from . import samples
-from .conftest import TOKEN
+from .conftest import FAST, TOKEN
 from .loopback import head, serve
 
 pytestmark = pytest.mark.anyio
@@ -49,7 +50,9 @@ async def _drip(request: str, stream: anyio.abc.SocketStream) -> None:
 
 async def test_a_drip_fed_answer_hits_the_deadline() -> None:
     async with serve(_drip) as (url, received):
-        client = AsyncVoipano(TOKEN, base_url=f"{url}/api", deadline=0.5, max_retries=1)
+        client = AsyncVoipano(
+            TOKEN, base_url=f"{url}/api", deadline=0.5, retry=attrs.evolve(FAST, max_retries=1)
+        )
         async with client:
             with anyio.fail_after(10), pytest.raises(APITimeoutError) as info:
                 await client.services()
@@ -60,7 +63,7 @@ async def test_a_drip_fed_answer_hits_the_deadline() -> None:
 
 async def test_a_charged_call_past_its_deadline_is_marked_and_sent_once() -> None:
     async with serve(_drip) as (url, received):
-        client = AsyncVoipano(TOKEN, base_url=f"{url}/api", deadline=0.5)
+        client = AsyncVoipano(TOKEN, base_url=f"{url}/api", deadline=0.5, retry=FAST)
         async with client:
             with anyio.fail_after(10), pytest.raises(APITimeoutError) as info:
                 await client.call_otp("09123456789")

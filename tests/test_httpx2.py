@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import attrs
 import httpx2
 import pytest
 import trustme
@@ -24,6 +25,7 @@ from voipano_async.cli._app import cli
 from voipano_async.testing import VoipanoSandbox
 
 from . import samples
+from .conftest import FAST
 from .loopback import head, serve
 
 pytestmark = pytest.mark.anyio
@@ -104,7 +106,7 @@ class TestCallersClient:
                 base_url=f"{url}/api",
                 http_client=http,
                 timeout=0.2,
-                max_retries=1,
+                retry=attrs.evolve(FAST, max_retries=1),
             )
             with anyio.fail_after(10), pytest.raises(APITimeoutError):
                 await client.services()
@@ -232,7 +234,7 @@ async def test_an_untrusted_certificate_says_why_and_how_to_fix_it(
     empty = tmp_path / "empty-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(empty))
     monkeypatch.setenv("SSL_CERT_FILE", str(empty))
-    client = AsyncVoipano("token-0123456789", base_url=f"{tls_url}/api", max_retries=2)
+    client = AsyncVoipano("token-0123456789", base_url=f"{tls_url}/api", retry=FAST)
 
     async with client:
         with anyio.fail_after(10), pytest.raises(APIConnectionError) as info:

@@ -19,6 +19,8 @@ from voipano_async import (
 )
 from voipano_async.testing import Fault, VoipanoSandbox
 
+from .conftest import FAST
+
 pytestmark = pytest.mark.anyio
 
 
@@ -37,7 +39,7 @@ async def client(sandbox: VoipanoSandbox) -> AsyncIterator[AsyncVoipano]:
     async with sandbox.serve() as base_url:
         assert base_url.startswith("http://127.0.0.1:")
         assert base_url.endswith("/api/v1/webservice")
-        async with AsyncVoipano(sandbox.token, base_url=base_url, timeout=5) as client:
+        async with AsyncVoipano(sandbox.token, base_url=base_url, timeout=5, retry=FAST) as client:
             yield client
 
 

@@ -14,7 +14,7 @@ import respx
 from voipano_async import APITimeoutError, AsyncVoipano, VoipanoError
 
 from . import samples
-from .conftest import BASE_URL
+from .conftest import BASE_URL, FAST
 from .loopback import head, serve
 
 pytestmark = pytest.mark.anyio
@@ -257,7 +257,7 @@ async def test_read_timeout_on_a_real_socket(tmp_path: object) -> None:
         await anyio.sleep_forever()
 
     async with serve(hung) as (url, received):
-        client = AsyncVoipano("token-0123456789", base_url=f"{url}/api", timeout=0.2)
+        client = AsyncVoipano("token-0123456789", base_url=f"{url}/api", timeout=0.2, retry=FAST)
         async with client:
             with pytest.raises(APITimeoutError, match="may have been placed"):
                 await client.call_otp("09123456789")

@@ -315,3 +315,34 @@ async def test_pages_answered_out_of_step_with_new_calls_leave_no_gap(
     # Without fetching page 3 again, reports 18-20 would fall between pages 2 and 3.
     assert got == ids(range(1, 31))
     assert fetched.count(3) == 2
+
+
+async def test_a_walk_resumes_from_start_page(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    reports = Reports(total=50)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(start_page=3, concurrency=2)]
+
+    assert got == ids(range(21, 51))
+    assert sorted(reports.requested) == [3, 4, 5]
+    pages = [p.pagination.page async for p in client.call_reports(start_page=5).pages()]
+    assert pages == [5]
+
+
+async def test_a_start_page_past_the_end_yields_nothing(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=50)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    assert [r.id async for r in client.call_reports(start_page=9)] == []
+    assert reports.requested == [9]
+
+
+@pytest.mark.parametrize("start_page", [0, -1, 1.5, True, "2"])
+async def test_a_bad_start_page_is_refused_before_any_request(
+    api: respx.MockRouter, client: AsyncVoipano, start_page: Any
+) -> None:
+    with pytest.raises(ValueError, match="start_page"):
+        client.call_reports(start_page=start_page)
+    assert api.calls.call_count == 0

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import anyio
+import attrs
 import httpx2
 import pytest
 import respx
@@ -17,12 +18,14 @@ from voipano_async import (
     AsyncVoipano,
     NotFoundError,
     RateLimitError,
+    RetryPolicy,
     ServerError,
     VoipanoError,
 )
-from voipano_async._retry import Failure, RetryPolicy
+from voipano_async._retry import Failure
 
 from . import samples
+from .conftest import FAST
 
 pytestmark = pytest.mark.anyio
 
@@ -110,7 +113,7 @@ async def test_retries_stop_after_max_retries(api: respx.MockRouter, client: Asy
 @pytest.mark.parametrize("max_retries", [0, 1, 4])
 async def test_max_retries_is_honoured(api: respx.MockRouter, max_retries: int) -> None:
     route = api.get("/services").mock(side_effect=httpx2.ConnectError("refused"))
-    client = AsyncVoipano("token-0123456789", max_retries=max_retries)
+    client = AsyncVoipano("token-0123456789", retry=attrs.evolve(FAST, max_retries=max_retries))
     with pytest.raises(APIConnectionError):
         await client.services()
     assert route.call_count == max_retries + 1
@@ -235,7 +238,7 @@ async def test_connection_never_made_is_not_flagged_as_placed(
     api: respx.MockRouter,
 ) -> None:
     route = api.post("/call-otp").mock(side_effect=httpx2.ConnectError("refused"))
-    client = AsyncVoipano("token-0123456789", max_retries=1)
+    client = AsyncVoipano("token-0123456789", retry=attrs.evolve(FAST, max_retries=1))
     with pytest.raises(APIConnectionError) as info:
         await client.call_otp("09123456789")
     assert route.call_count == 2
@@ -373,3 +376,89 @@ async def test_not_found_is_final(api: respx.MockRouter, client: AsyncVoipano) -
         async with client.stream_call_recording("gone"):
             pass
     assert route.call_count == 1
+
+
+# -- the policy as users configure it ---------------------------------------------------------
+
+
+async def test_a_configured_policy_sets_the_attempts_and_the_waits(
+    api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(anyio, "sleep", record)
+    route = api.get("/services").mock(side_effect=httpx2.Response(503))
+    policy = RetryPolicy(max_retries=4, initial=0.25, cap=1.0, jitter=0)
+
+    async with AsyncVoipano("token-0123456789", retry=policy) as client:
+        assert client.retry == policy
+        with pytest.raises(ServerError):
+            await client.services()
+
+    assert route.call_count == 5
+    assert waits == [0.25, 0.5, 1.0, 1.0]
+
+
+async def test_a_policy_on_a_copy_leaves_the_original_alone(api: respx.MockRouter) -> None:
+    route = api.get("/services").mock(side_effect=httpx2.Response(503))
+    async with AsyncVoipano("token-0123456789", retry=FAST) as client:
+        once = client.with_options(retry=RetryPolicy(max_retries=0))
+        with pytest.raises(ServerError):
+            await once.services()
+        assert route.call_count == 1
+        with pytest.raises(ServerError):
+            await client.services()
+        assert route.call_count == 1 + 3
+        assert client.with_options(max_retries=5).retry == attrs.evolve(FAST, max_retries=5)
+
+
+async def test_a_server_asking_to_wait_longer_than_the_policy_allows_gets_its_error(
+    api: respx.MockRouter,
+) -> None:
+    route = api.get("/services").mock(
+        side_effect=httpx2.Response(429, headers={"Retry-After": "30"})
+    )
+    async with AsyncVoipano("token-0123456789", retry=FAST) as patient:
+        impatient = patient.with_options(retry=attrs.evolve(FAST, max_retry_after=5))
+        with pytest.raises(RateLimitError) as info:
+            await impatient.services()
+    assert route.call_count == 1
+    assert info.value.retry_after == 30
+
+
+def test_max_retries_and_retry_must_agree() -> None:
+    assert AsyncVoipano("t0123456789", max_retries=4).retry == RetryPolicy(max_retries=4)
+    assert AsyncVoipano("t0123456789", retry=FAST).retry is FAST
+    same = AsyncVoipano("t0123456789", max_retries=2, retry=RetryPolicy(max_retries=2))
+    assert same.max_retries == 2
+    with pytest.raises(ValueError, match="disagree"):
+        AsyncVoipano("t0123456789", max_retries=5, retry=RetryPolicy(max_retries=1))
+    with pytest.raises(TypeError, match="RetryPolicy"):
+        AsyncVoipano("t0123456789", retry={"max_retries": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"max_retries": -1}, ValueError),
+        ({"max_retries": True}, ValueError),
+        ({"initial": -0.5}, ValueError),
+        ({"cap": float("inf")}, ValueError),
+        ({"max_retry_after": "60"}, TypeError),
+        ({"jitter": 1.5}, ValueError),
+    ],
+)
+def test_a_policy_out_of_range_is_refused_when_made(fields: dict[str, Any], error: type) -> None:
+    with pytest.raises(error):
+        RetryPolicy(**fields)
+
+
+def test_the_blocking_client_takes_the_same_policy() -> None:
+    from voipano_async import Voipano
+
+    with Voipano("token-0123456789", retry=FAST) as client:
+        assert client.retry is FAST
+        assert client.with_options(retry=RetryPolicy(max_retries=0)).max_retries == 0

@@ -25,6 +25,8 @@ from voipano_async import (
 )
 from voipano_async.testing import Fault, VoipanoSandbox
 
+from .conftest import FAST
+
 pytestmark = pytest.mark.anyio
 
 
@@ -35,7 +37,7 @@ def sandbox() -> VoipanoSandbox:
 
 @pytest.fixture
 def client(sandbox: VoipanoSandbox) -> AsyncVoipano:
-    return sandbox.client()
+    return sandbox.client(retry=FAST)
 
 
 # -- charged calls, credit and billing ----------------------------------------------------

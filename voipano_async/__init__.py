@@ -35,6 +35,7 @@ from ._models import (
     CallReportsPage,
     CallResult,
     Pagination,
+    ResponseMeta,
     Service,
     ServiceList,
     ServicePackage,
@@ -43,6 +44,7 @@ from ._models import (
 )
 from ._pager import CallReportPager
 from ._phone import mask_phone_number, normalize_phone_number
+from ._retry import RetryPolicy
 from ._streams import AudioStream, AudioStreamContext
 from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions
 from ._version import __version__
@@ -83,6 +85,8 @@ __all__ = [
     "RateLimitError",
     "ReadOptions",
     "RequestOptions",
+    "ResponseMeta",
+    "RetryPolicy",
     "ServerError",
     "Service",
     "ServiceList",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ssl
 
+import attrs
 import httpx2
 
 from ._exceptions import VoipanoError
+from ._retry import RetryPolicy
 from ._types import describe_type, is_legacy_httpx, is_loopback
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "check_proxy",
     "check_retries",
     "check_verify",
+    "retry_policy",
 ]
 
 
@@ -88,3 +91,27 @@ def check_deadline(deadline: float | None) -> None:
 def check_retries(max_retries: int) -> None:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError("max_retries must be a whole number, 0 or more")
+
+
+def retry_policy(
+    retry: RetryPolicy | None, max_retries: int | None, *, base: RetryPolicy
+) -> RetryPolicy:
+    """The policy from ``retry=`` and the ``max_retries=`` shorthand, on top of ``base``.
+
+    ``max_retries`` is ``None`` when not given. Both given must agree: one setting, not
+    two that silently override each other.
+    """
+    if max_retries is not None:
+        check_retries(max_retries)
+    if retry is None:
+        if max_retries is None or max_retries == base.max_retries:
+            return base
+        return attrs.evolve(base, max_retries=max_retries)
+    if not isinstance(retry, RetryPolicy):
+        raise TypeError(f"retry must be a voipano_async.RetryPolicy, not {describe_type(retry)}")
+    if max_retries is not None and max_retries != retry.max_retries:
+        raise ValueError(
+            f"max_retries={max_retries} and retry=RetryPolicy(max_retries={retry.max_retries}) "
+            "disagree; give it once, inside retry="
+        )
+    return retry

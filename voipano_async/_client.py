@@ -20,8 +20,8 @@ from ._checks import (
     check_deadline,
     check_http_client,
     check_proxy,
-    check_retries,
     check_verify,
+    retry_policy,
 )
 from ._exceptions import VoipanoError
 from ._pool import Pool
@@ -46,7 +46,10 @@ class AsyncVoipano(ChargedCalls, Reads):
             (default: 5 s to connect, 30 s to read).
         download_timeout: HTTP timeout for recordings (default: 120 s between chunks).
         max_retries: Extra attempts for a failed request (default 2; 0 disables). Charged
-            calls are only re-sent when the server provably did not act on them.
+            calls are only re-sent when the server provably did not act on them. A
+            shorthand for ``retry=RetryPolicy(max_retries=...)``.
+        retry: The whole [`RetryPolicy`][voipano_async.RetryPolicy]: retries, waits, the
+            longest ``Retry-After`` honoured. Default: ``RetryPolicy()``.
         deadline: The most one attempt of an API call may take, in seconds, from sending
             to the last byte of the answer (for a download, to its headers); past it the
             attempt fails with ``APITimeoutError``. Default 60; ``None`` for no deadline.
@@ -86,6 +89,7 @@ class AsyncVoipano(ChargedCalls, Reads):
         timeout: float | httpx2.Timeout = _config.DEFAULT_TIMEOUT,
         download_timeout: float | httpx2.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         max_retries: int = _config.DEFAULT_MAX_RETRIES,
+        retry: RetryPolicy | None = None,
         deadline: float | None = _config.DEFAULT_DEADLINE,
         max_concurrency: int | None = None,
         proxy: str | httpx2.URL | httpx2.Proxy | None = None,
@@ -106,7 +110,13 @@ class AsyncVoipano(ChargedCalls, Reads):
         )
         api_timeout = to_timeout(timeout)
         stream_timeout = to_timeout(download_timeout, "download_timeout")
-        check_retries(max_retries)
+        # Given with retry=, the default max_retries is taken as "not given".
+        shorthand = (
+            None
+            if retry is not None and max_retries == _config.DEFAULT_MAX_RETRIES
+            else max_retries
+        )
+        policy = retry_policy(retry, shorthand, base=RetryPolicy())
         check_deadline(deadline)
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool)
@@ -145,7 +155,7 @@ class AsyncVoipano(ChargedCalls, Reads):
                 base_url=url,
                 timeout=api_timeout,
                 download_timeout=stream_timeout,
-                retry=RetryPolicy.default(max_retries),
+                retry=policy,
                 deadline=deadline,
             ),
             pool,
@@ -163,6 +173,11 @@ class AsyncVoipano(ChargedCalls, Reads):
     def max_retries(self) -> int:
         """Extra attempts allowed for a failed request."""
         return self._transport.retry.max_retries
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy: ``client.with_options(retry=attrs.evolve(client.retry, ...))``."""
+        return self._transport.retry
 
     @property
     def timeout(self) -> httpx2.Timeout:
@@ -194,6 +209,7 @@ class AsyncVoipano(ChargedCalls, Reads):
         timeout: float | httpx2.Timeout | NotGiven = NOT_GIVEN,
         download_timeout: float | httpx2.Timeout | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> AsyncVoipano:
         """A client with other settings that shares this one's connection pool.
@@ -205,9 +221,12 @@ class AsyncVoipano(ChargedCalls, Reads):
         """
         old = self._transport
         changes: dict[str, Any] = {}
-        if not isinstance(max_retries, NotGiven):
-            check_retries(max_retries)
-            changes["retry"] = attrs.evolve(old.retry, max_retries=max_retries)
+        if not isinstance(max_retries, NotGiven) or not isinstance(retry, NotGiven):
+            changes["retry"] = retry_policy(
+                None if isinstance(retry, NotGiven) else retry,
+                None if isinstance(max_retries, NotGiven) else max_retries,
+                base=old.retry,
+            )
         if not isinstance(deadline, NotGiven):
             check_deadline(deadline)
             changes["deadline"] = deadline

@@ -252,7 +252,7 @@ def _data_half(cl: type[Any]) -> tuple[type[Any], tuple[str, ...]]:
     half = {
         field.name: attrs.field(type=field.type, default=field.default)
         for field in fields
-        if field.name != "billing"
+        if field.name != "billing" and field.init  # ``meta`` is set from the response
     }
     return attrs.make_class(f"{cl.__name__}Data", half, frozen=True, kw_only=True), tuple(half)
 

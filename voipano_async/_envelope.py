@@ -254,10 +254,29 @@ def api_error(
         "request_line": request_line,
     }
     if issubclass(cls, RateLimitError):
-        return cls(
+        error: APIError = cls(
             message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs
         )
-    return cls(message, **kwargs)
+    else:
+        error = cls(message, **kwargs)
+    error.request_id = request_id_of(response.headers, body, redact)
+    return error
+
+
+def request_id_of(
+    headers: Mapping[str, str], body: object = None, redact: str | None = None
+) -> str | None:
+    """The server's id for a request: ``X-Request-Id``/``Request-Id``, else the body's."""
+    found = headers.get("x-request-id") or headers.get("request-id")
+    if found is None and isinstance(body, Mapping):
+        data = body.get("data")
+        candidate = data.get("request_id") if isinstance(data, Mapping) else None
+        if candidate is None:
+            candidate = body.get("request_id")
+        found = candidate if isinstance(candidate, str) else None
+    if found is not None and redact:
+        found = found.replace(redact, "***")
+    return found
 
 
 def decode_error_body(content: bytes, *, redact: str | None = None) -> object:

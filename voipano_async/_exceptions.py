@@ -67,10 +67,17 @@ class VoipanoError(Exception):
         message: A readable description (Persian server messages are kept as sent).
         may_have_been_placed: ``True`` when a charged call may have reached the server,
             so repeating it could place and charge it twice.
+        request_id: The server's id for the failed request, when it gave one (an
+            ``X-Request-Id``/``Request-Id`` header, or the error body's ``request_id``):
+            quote it when you write to support.
+        attempts: How many attempts were made before this error (0 when it was raised
+            before any request, such as an invalid phone number).
     """
 
     message: str
     may_have_been_placed: bool
+    request_id: str | None = None
+    attempts: int = 0
 
     def __init__(self, message: str, *, may_have_been_placed: bool = False) -> None:
         super().__init__(message)

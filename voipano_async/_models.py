@@ -24,6 +24,7 @@ __all__ = [
     "CallReportsPage",
     "CallResult",
     "Pagination",
+    "ResponseMeta",
     "Service",
     "ServiceList",
     "ServicePackage",
@@ -59,6 +60,36 @@ FREE = Billing(charged=0, unit_price=0)
 
 
 @attrs.frozen(kw_only=True)
+class ResponseMeta:
+    """How a result came back: for support tickets, logs and metrics (``result.meta``).
+
+    ``meta`` is no part of a result's value: it takes no part in equality, hashing or
+    ``repr``, and the CLI's exports leave it out.
+
+    Attributes:
+        status_code: The HTTP status of the answer.
+        headers: The answer's HTTP headers (a case-insensitive mapping).
+        request_id: The server's id for the request: its ``X-Request-Id`` or
+            ``Request-Id`` header when it sends one, else the body's ``request_id`` where
+            the endpoint has one, else ``None``. Quote it when you write to support.
+        attempts: How many attempts the call took (1 when nothing was retried).
+        elapsed: Seconds from the first attempt's start to the answer, waits included.
+    """
+
+    status_code: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    request_id: str | None
+    attempts: int
+    elapsed: float
+
+
+NO_META = ResponseMeta(
+    status_code=0, headers=MappingProxyType({}), request_id=None, attempts=0, elapsed=0.0
+)
+"""The ``meta`` of a result that did not come from the server (one you built yourself)."""
+
+
+@attrs.frozen(kw_only=True)
 class CallOtpResult:
     """The answer to [`AsyncVoipano.call_otp`][voipano_async.AsyncVoipano.call_otp].
 
@@ -69,6 +100,8 @@ class CallOtpResult:
         message: The server's message, usually Persian (``"کد تایید ارسال شد."``).
         billing: What the call cost.
         extra: Keys of ``data`` that the SDK does not model.
+        meta: How the answer came back: status, headers, request id, attempts
+            ([`ResponseMeta`][voipano_async.ResponseMeta]).
     """
 
     request_id: str
@@ -77,6 +110,7 @@ class CallOtpResult:
     message: str | None = None
     billing: Billing
     extra: Mapping[str, Any] = _extra_field()
+    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -108,6 +142,8 @@ class CallResult:
         provider: The provider's answer, or ``None`` when the server does not report it.
         billing: What the call cost.
         extra: Keys of ``data`` that the SDK does not model.
+        meta: How the answer came back: status, headers, request id, attempts
+            ([`ResponseMeta`][voipano_async.ResponseMeta]).
     """
 
     request_id: str
@@ -116,6 +152,7 @@ class CallResult:
     provider: CallProvider | None = None
     billing: Billing
     extra: Mapping[str, Any] = _extra_field()
+    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -174,6 +211,8 @@ class CallReportsPage:
         pagination: Where the page sits in the whole list.
         billing: What the request cost (nothing, by the published samples).
         extra: Keys of ``data`` that the SDK does not model.
+        meta: How the answer came back: status, headers, request id, attempts
+            ([`ResponseMeta`][voipano_async.ResponseMeta]).
     """
 
     endpoint_number: str | None = None
@@ -181,6 +220,7 @@ class CallReportsPage:
     pagination: Pagination
     billing: Billing
     extra: Mapping[str, Any] = _extra_field()
+    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -230,12 +270,15 @@ class ServiceList:
         total: How many there are.
         billing: What the request cost (nothing).
         extra: Keys of ``data`` that the SDK does not model.
+        meta: How the answer came back: status, headers, request id, attempts
+            ([`ResponseMeta`][voipano_async.ResponseMeta]).
     """
 
     items: list[Service]
     total: int
     billing: Billing
     extra: Mapping[str, Any] = _extra_field()
+    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -266,9 +309,12 @@ class VoicemailInboxes:
         allowed_contexts: The voicemail contexts this token may read.
         billing: What the request cost (nothing).
         extra: Keys of ``data`` that the SDK does not model.
+        meta: How the answer came back: status, headers, request id, attempts
+            ([`ResponseMeta`][voipano_async.ResponseMeta]).
     """
 
     items: list[VoicemailInbox]
     allowed_contexts: list[str]
     billing: Billing
     extra: Mapping[str, Any] = _extra_field()
+    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)

@@ -41,14 +41,15 @@ def _not_advancing(detail: str) -> UnexpectedResponseError:
 
 
 class _PageWalker:
-    """Walks pages 1..last_page; after page 1, fetches up to ``concurrency`` at a time."""
+    """Walks pages start..last_page; after the first, fetches ``concurrency`` at a time."""
 
-    def __init__(self, fetch: FetchPage, concurrency: int) -> None:
+    def __init__(self, fetch: FetchPage, concurrency: int, start: int = 1) -> None:
         self._fetch = fetch
         self._concurrency = concurrency
         self._ready: deque[CallReportsPage] = deque()
-        self._next = 1
-        self._last = 1
+        self._start = start
+        self._next = start
+        self._last = start
         self._per_page = 0
         self._total = 0
         self._done = False
@@ -70,9 +71,9 @@ class _PageWalker:
     async def _fill(self) -> None:
         if self._done:
             return
-        if self._next == 1:
-            page = self._check(1, await self._fetch(1))
-            self._next = 2
+        if self._next == self._start:
+            page = self._check(self._start, await self._fetch(self._start))
+            self._next = self._start + 1
             self._last = page.pagination.last_page
             self._total = page.pagination.total
             self._per_page = page.pagination.per_page or len(page.items)
@@ -183,27 +184,35 @@ class CallReportPager:
     After the first page tells ``last_page``, the following pages are fetched
     ``concurrency`` at a time and yielded in page order. A report already yielded in the
     same walk is skipped (pages shift as new calls arrive). Each ``async for`` starts a new
-    walk from page 1. [`pages`][voipano_async.CallReportPager.pages] walks the pages themselves.
+    walk from the first page (``start_page``, 1 unless given).
+    [`pages`][voipano_async.CallReportPager.pages] walks the pages themselves.
 
     Examples:
         >>> async for report in client.call_reports(has_recording=True, concurrency=8):
         ...     await client.download_call_recording(report, "recordings/")
     """
 
-    def __init__(self, fetch: FetchPage, *, concurrency: int, max_items: int | None) -> None:
+    def __init__(
+        self, fetch: FetchPage, *, concurrency: int, max_items: int | None, start_page: int = 1
+    ) -> None:
         self._fetch = fetch
         self._concurrency = concurrency
         self._max_items = max_items
+        self._start = start_page
 
     def __repr__(self) -> str:
-        return f"CallReportPager(concurrency={self._concurrency}, max_items={self._max_items})"
+        return (
+            f"CallReportPager(concurrency={self._concurrency}, max_items={self._max_items}, "
+            f"start_page={self._start})"
+        )
 
     def __aiter__(self) -> AsyncIterator[CallReport]:
-        return _ItemIterator(_PageWalker(self._fetch, self._concurrency), self._max_items)
+        walker = _PageWalker(self._fetch, self._concurrency, self._start)
+        return _ItemIterator(walker, self._max_items)
 
     def pages(self) -> AsyncIterator[CallReportsPage]:
         """Walk the pages instead of the reports.
 
         Yields [`CallReportsPage`][voipano_async.CallReportsPage] objects.
         """
-        return _PageWalker(self._fetch, self._concurrency)
+        return _PageWalker(self._fetch, self._concurrency, self._start)

@@ -77,6 +77,7 @@ class Reads:
         has_recording: bool | None = None,
         concurrency: int = _config.DEFAULT_CONCURRENCY,
         max_items: int | None = None,
+        start_page: int = 1,
         **options: Unpack[ReadOptions],
     ) -> CallReportPager:
         """Every call report, across all pages: ``async for report in client.call_reports()``.
@@ -86,6 +87,8 @@ class Reads:
             has_recording: Only calls with (``True``) or without (``False``) a recording.
             concurrency: Pages fetched at once after the first (default 4; 1 is sequential).
             max_items: Stop after this many reports.
+            start_page: The page to start from (default 1), to resume a walk that
+                failed: pages before it are not fetched.
 
         Reports come in page order; one already seen in the same walk is skipped.
         ``.pages()`` walks the [`CallReportsPage`][voipano_async.CallReportsPage] objects instead.
@@ -102,6 +105,8 @@ class Reads:
             raise ValueError("per_page must be a whole number, at least 1")
         if max_items is not None and max_items < 0:
             raise ValueError("max_items must not be negative")
+        if isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 1:
+            raise ValueError("start_page must be a whole number; pages start at 1")
         parse_options(options, body=False)  # a bad option fails here, not at the first page
 
         async def fetch(page: int) -> CallReportsPage:
@@ -112,7 +117,9 @@ class Reads:
                 **options,
             )
 
-        return CallReportPager(fetch, concurrency=concurrency, max_items=max_items)
+        return CallReportPager(
+            fetch, concurrency=concurrency, max_items=max_items, start_page=start_page
+        )
 
     async def services(
         self,

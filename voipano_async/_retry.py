@@ -9,44 +9,61 @@ the caller gets the error, marked ``may_have_been_placed``. No setting changes t
 
 from __future__ import annotations
 
+import math
 import random
 
 import attrs
 
-from . import _config
+from ._config import BACKOFF_CAP, BACKOFF_INITIAL, DEFAULT_MAX_RETRIES, MAX_RETRY_AFTER
 from ._failures import Failure
 
 __all__ = ["RetryPolicy"]
 
 
+def _seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"RetryPolicy.{attribute.name} must be a number of seconds")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"RetryPolicy.{attribute.name} must be 0 or more seconds, got {value!r}")
+
+
+def _retries(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("max_retries must be a whole number, 0 or more")
+
+
+def _fraction(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"RetryPolicy.jitter must be a fraction from 0 to 1, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """How long to wait between attempts, and when to give up.
+    """How long to wait between attempts, and when to give up: ``AsyncVoipano(retry=...)``.
+
+    The default is what every client uses unless told otherwise. One rule is not a
+    setting: a charged call is re-sent only when the server provably did not act on it
+    (no connection was made, or it answered 429).
 
     Attributes:
-        max_retries: Extra attempts after the first.
-        initial: The first wait, in seconds; each next wait doubles it.
-        cap: The longest wait between attempts.
-        max_retry_after: A server asking to wait longer than this gets its error raised.
+        max_retries: Extra attempts after the first (default 2; 0 disables retries).
+        initial: The first wait, in seconds (default 0.5); each next wait doubles it.
+        cap: The longest wait between attempts (default 8 s).
+        max_retry_after: A server asking (``Retry-After``) to wait longer than this, in
+            seconds, gets its error raised at once (default 60).
         jitter: The fraction (0 to 1) by which a wait is shortened at random, so that
-            clients that failed together do not retry together.
+            clients that failed together do not retry together (default 0.25).
+
+    Examples:
+        >>> client = AsyncVoipano(retry=RetryPolicy(max_retries=5, initial=1.0, cap=30.0))
+        >>> patient = client.with_options(retry=RetryPolicy(max_retry_after=300))
     """
 
-    max_retries: int = _config.DEFAULT_MAX_RETRIES
-    initial: float = _config.BACKOFF_INITIAL
-    cap: float = _config.BACKOFF_CAP
-    max_retry_after: float = _config.MAX_RETRY_AFTER
-    jitter: float = 0.25
-
-    @classmethod
-    def default(cls, max_retries: int = _config.DEFAULT_MAX_RETRIES) -> RetryPolicy:
-        """The policy from the defaults in ``_config`` as they are now."""
-        return cls(
-            max_retries=max_retries,
-            initial=_config.BACKOFF_INITIAL,
-            cap=_config.BACKOFF_CAP,
-            max_retry_after=_config.MAX_RETRY_AFTER,
-        )
+    max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=_retries)
+    initial: float = attrs.field(default=BACKOFF_INITIAL, validator=_seconds)
+    cap: float = attrs.field(default=BACKOFF_CAP, validator=_seconds)
+    max_retry_after: float = attrs.field(default=MAX_RETRY_AFTER, validator=_seconds)
+    jitter: float = attrs.field(default=0.25, validator=_fraction)
 
     def backoff(self, attempt: int, *, rand: float | None = None) -> float:
         """The wait before retry number ``attempt`` (1 for the first retry)."""

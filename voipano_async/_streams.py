@@ -18,6 +18,7 @@ import httpx2
 from . import _config
 from ._exceptions import APIConnectionError, APITimeoutError
 from ._files import commit_partial, partial_path
+from ._models import NO_META, ResponseMeta
 from ._taskgroup import FirstErrorGroup
 from ._transport import StreamHandle, iter_chunks
 
@@ -101,10 +102,15 @@ class AudioStream:
         content_length: The size in bytes, when the server says.
         charged: Credit charged for the download (``X-Billing-Charged``), when sent.
         response: The underlying ``httpx2.Response``.
+        meta: How the answer came back: status, headers, request id, attempts
+            ([`ResponseMeta`][voipano_async.ResponseMeta]); ``elapsed`` runs to the headers.
     """
 
-    def __init__(self, response: httpx2.Response, *, fallback_name: str) -> None:
+    def __init__(
+        self, response: httpx2.Response, *, fallback_name: str, meta: ResponseMeta = NO_META
+    ) -> None:
         self.response: httpx2.Response = response
+        self.meta: ResponseMeta = meta
         headers = response.headers
         self.filename: str = safe_filename(headers.get("content-disposition"), fallback_name)
         self.content_type: str | None = headers.get("content-type")
@@ -233,7 +239,8 @@ class AudioStreamContext:
         if self._handle is not None:
             raise RuntimeError("this stream is already open; use a new stream_* call")
         self._handle = await self._opener()
-        return AudioStream(self._handle.response, fallback_name=self._fallback_name)
+        handle = self._handle
+        return AudioStream(handle.response, fallback_name=self._fallback_name, meta=handle.meta)
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._handle is not None:

@@ -19,7 +19,7 @@ import httpx2
 
 from . import _config
 from ._body import ACCEPT_ENCODING, BodyError, read_body, with_body
-from ._envelope import api_error, decode_error_body, decode_result
+from ._envelope import api_error, decode_error_body, decode_result, request_id_of
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -28,6 +28,7 @@ from ._exceptions import (
     VoipanoError,
 )
 from ._failures import Failure, redirect_target, status_failure, transport_failure
+from ._models import ResponseMeta
 from ._options import NO_OPTIONS, Options, parse_options
 from ._phone import mask_phone_numbers
 from ._pool import Pool
@@ -102,19 +103,43 @@ class Transport:
         """
         checked = parse_options(options, body=json is not None)
         slot = await self.pool.acquire()
+        started = time.perf_counter()
         try:
-            response, content = await self._send(
+            response, content, attempts = await self._send(
                 method, path, params=params, json=json, charged=charged, options=checked
             )
         finally:
             self.pool.release(slot)
         try:
-            return decode_result(
+            result = decode_result(
                 response, cl, charged=charged, redact=self.scrub_text, content=content
             )
-        except APIError as error:  # ok: false on a 2xx: name the request, only now
-            error.request_line = self.request_line(response.request)
+        except VoipanoError as error:  # ok: false on a 2xx, or an answer that does not fit
+            error.attempts = attempts
+            if isinstance(error, APIError):
+                error.request_line = self.request_line(response.request)
+            elif error.request_id is None:
+                error.request_id = request_id_of(response.headers, None, self.scrub_text)
             raise
+        # The model is frozen; its ``meta`` (no part of its value) is set here, once.
+        object.__setattr__(
+            result,
+            "meta",
+            self._meta(response, attempts, started, getattr(result, "request_id", None)),
+        )
+        return result
+
+    def _meta(
+        self, response: httpx2.Response, attempts: int, started: float, body_id: object = None
+    ) -> ResponseMeta:
+        found = request_id_of(response.headers, None, self.scrub_text)
+        return ResponseMeta(
+            status_code=response.status_code,
+            headers=response.headers,
+            request_id=found if found is not None or not isinstance(body_id, str) else body_id,
+            attempts=attempts,
+            elapsed=time.perf_counter() - started,
+        )
 
     async def open_stream(
         self, path: str, *, params: Mapping[str, Any] | None, options: Mapping[str, Any]
@@ -122,18 +147,23 @@ class Transport:
         """Open a GET whose body the caller streams; close it with ``StreamHandle.aclose``."""
         checked = parse_options(options, body=False)
         slot = await self.pool.acquire()
+        started = time.perf_counter()
         response: httpx2.Response | None = None
+        attempts = 0
         try:
-            response, _ = await self._send(
+            response, _, attempts = await self._send(
                 "GET", path, params=params, options=checked, stream=True
             )
             await self._refuse_json_instead_of_audio(response)
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, VoipanoError) and attempts:
+                error.attempts = attempts
             if response is not None:
                 await _close(response)
             self.pool.release(slot)
             raise
-        return StreamHandle(response, self.pool, slot, self.pool.hold_for_stream(slot))
+        meta = self._meta(response, attempts, started)
+        return StreamHandle(response, self.pool, slot, self.pool.hold_for_stream(slot), meta)
 
     async def _refuse_json_instead_of_audio(self, response: httpx2.Response) -> None:
         """A download answered with JSON (``ok: false`` on HTTP 200) is an error, not audio."""
@@ -242,11 +272,12 @@ class Transport:
         charged: bool = False,
         options: Options = NO_OPTIONS,
         stream: bool = False,
-    ) -> tuple[httpx2.Response, bytes | None]:
+    ) -> tuple[httpx2.Response, bytes | None, int]:
         """Build, send, classify, and ask the retry policy, until an answer or a final error.
 
-        Returns the response with its decoded body, or, with ``stream``, the open response
-        (its body unread) and ``None``.
+        Returns the response with its body, or, with ``stream``, the open response (its
+        body unread) and ``None``; and the number of attempts it took. An error raised
+        carries that number in ``attempts``.
         """
         timeout = self.download_timeout if stream else self.timeout
         attempt = 0
@@ -262,7 +293,11 @@ class Transport:
                 timeout=timeout,
             )
             started = time.perf_counter()
-            outcome = await self._attempt(request, options, charged=charged, stream=stream)
+            try:
+                outcome = await self._attempt(request, options, charged=charged, stream=stream)
+            except VoipanoError as error:
+                error.attempts = attempt
+                raise
             if logger.isEnabledFor(logging.INFO):
                 result = (
                     f"-> {outcome[0].status_code}"
@@ -275,11 +310,12 @@ class Transport:
                 line = self.request_line(request)
                 logger.info("%s %s (%.3fs, attempt %d)", line, result, elapsed, attempt)
             if not isinstance(outcome, Failure):
-                return outcome
+                return outcome[0], outcome[1], attempt
             wait = self.retry.decide(attempt, charged=charged, failure=outcome)
             if logger.isEnabledFor(logging.DEBUG):
                 self._log_decision(request, outcome, wait, attempt)
             if wait is None:
+                outcome.error.attempts = attempt
                 raise outcome.error
             await anyio.sleep(wait)
 
@@ -379,9 +415,15 @@ class StreamHandle:
     """An open streaming response and the concurrency slot it holds."""
 
     def __init__(
-        self, response: httpx2.Response, pool: Pool, slot: object | None, task: int | None
+        self,
+        response: httpx2.Response,
+        pool: Pool,
+        slot: object | None,
+        task: int | None,
+        meta: ResponseMeta,
     ) -> None:
         self.response = response
+        self.meta = meta
         self._pool = pool
         self._slot = slot
         self._task = task

@@ -23,6 +23,7 @@ from ._models import (
     ServiceList,
     VoicemailInboxes,
 )
+from ._retry import RetryPolicy
 from ._streams import StrPath
 from ._sync import AudioStreamSync, BlockingBase, CallReportIterator, _StreamContextSync
 from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions
@@ -55,6 +56,7 @@ class Voipano(BlockingBase):
         timeout: float | httpx2.Timeout = _config.DEFAULT_TIMEOUT,
         download_timeout: float | httpx2.Timeout = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         max_retries: int = _config.DEFAULT_MAX_RETRIES,
+        retry: RetryPolicy | None = None,
         deadline: float | None = _config.DEFAULT_DEADLINE,
         max_concurrency: int | None = None,
         proxy: str | httpx2.URL | httpx2.Proxy | None = None,
@@ -71,6 +73,7 @@ class Voipano(BlockingBase):
                 timeout=timeout,
                 download_timeout=download_timeout,
                 max_retries=max_retries,
+                retry=retry,
                 deadline=deadline,
                 max_concurrency=max_concurrency,
                 proxy=proxy,
@@ -92,6 +95,11 @@ class Voipano(BlockingBase):
         return self._async.max_retries
 
     @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy: ``client.with_options(retry=attrs.evolve(client.retry, ...))``."""
+        return self._async.retry
+
+    @property
     def timeout(self) -> httpx2.Timeout:
         """The HTTP timeout for API calls."""
         return self._async.timeout
@@ -107,6 +115,7 @@ class Voipano(BlockingBase):
         timeout: float | httpx2.Timeout | NotGiven = NOT_GIVEN,
         download_timeout: float | httpx2.Timeout | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Voipano:
         """A client with other settings that shares this one's connection pool.
@@ -119,6 +128,7 @@ class Voipano(BlockingBase):
                 timeout=timeout,
                 download_timeout=download_timeout,
                 max_retries=max_retries,
+                retry=retry,
                 deadline=deadline,
             )
         )
@@ -220,6 +230,7 @@ class Voipano(BlockingBase):
         has_recording: bool | None = None,
         concurrency: int = _config.DEFAULT_CONCURRENCY,
         max_items: int | None = None,
+        start_page: int = 1,
         **options: Unpack[ReadOptions],
     ) -> CallReportIterator:
         """Every call report, across all pages: ``async for report in client.call_reports()``.
@@ -233,6 +244,7 @@ class Voipano(BlockingBase):
                 has_recording=has_recording,
                 concurrency=concurrency,
                 max_items=max_items,
+                start_page=start_page,
                 **options,
             ),
             self._runner,
