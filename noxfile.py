@@ -27,6 +27,7 @@ TEST_DEPS = [
     "hypothesis",
     "fastapi",
     "aiohttp",
+    "opentelemetry-sdk",
 ]
 
 nox.options.sessions = ["tests", "floors", "quickstart", "lint", "typecheck", "docs"]
@@ -67,7 +68,7 @@ _expose_pyenv_pythons()
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite, every test on asyncio and on trio."""
-    session.install(".[cli,sandbox]", *TEST_DEPS)
+    session.install(".[cli,sandbox,otel]", *TEST_DEPS)
     session.run("pytest", "-m", "not slow and not built_docs", *session.posargs)
 
 
@@ -75,7 +76,7 @@ def _floors() -> list[str]:
     """``name==lowest`` for every runtime dependency (extras included) in pyproject.toml."""
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
-    wanted = [*project["dependencies"], *extras["cli"], *extras["sandbox"]]
+    wanted = [*project["dependencies"], *extras["cli"], *extras["sandbox"], *extras["otel"]]
     pins = {}
     for requirement in wanted:
         match = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*).*", requirement)
@@ -90,7 +91,7 @@ def floors(session: nox.Session) -> None:
     """The suite on the lowest versions pyproject.toml allows: every floor is seen to pass."""
     constraints = Path(session.create_tmp()) / "floors.txt"
     constraints.write_text("\n".join(_floors()) + "\n", encoding="utf-8")
-    session.install("-c", str(constraints), ".[cli,sandbox]", *TEST_DEPS)
+    session.install("-c", str(constraints), ".[cli,sandbox,otel]", *TEST_DEPS)
     session.run("python", "-m", "pip", "list")
     # The soak is left to the tests sessions: with these floor versions (anyio 4.10,
     # uvicorn 0.30, httpx2 2.16.1) it intermittently reports a client socket collected
@@ -109,7 +110,7 @@ def floors(session: nox.Session) -> None:
 @nox.session
 def quickstart(session: nox.Session) -> None:
     """The README's first command, in a fresh virtualenv, as a new user runs it."""
-    session.install(".[cli,sandbox]", *TEST_DEPS)
+    session.install(".[cli,sandbox,otel]", *TEST_DEPS)
     session.run("pytest", "-m", "slow", *session.posargs)
 
 
@@ -125,7 +126,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def soak(session: nox.Session) -> None:
     """The long soak: thousands of calls under injected faults; figures to benchmarks/results."""
-    session.install(".[cli,sandbox]", *TEST_DEPS)
+    session.install(".[cli,sandbox,otel]", *TEST_DEPS)
     os.makedirs("benchmarks/results", exist_ok=True)
     session.run(
         "pytest",
@@ -150,7 +151,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, and pyright's check of the public types."""
-    session.install(".[cli,sandbox]", "mypy", "pyright[nodejs]", *TEST_DEPS)
+    session.install(".[cli,sandbox,otel]", "mypy", "pyright[nodejs]", *TEST_DEPS)
     session.run("mypy", "--strict", "voipano_async")
     session.run("pyright", "--verifytypes", "voipano_async", "--ignoreexternal")
 
@@ -159,7 +160,7 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the site strictly, then read every built page: no raw markup, whole listings."""
     session.install(
-        ".[cli,sandbox]", *TEST_DEPS, "mkdocs", "mkdocs-material", "mkdocstrings[python]"
+        ".[cli,sandbox,otel]", *TEST_DEPS, "mkdocs", "mkdocs-material", "mkdocstrings[python]"
     )
     # The site is built once (--strict) by the tests' fixture, then read page by page.
     session.run("pytest", "-m", "built_docs", "tests/test_built_site.py", "tests/test_docs_fa.py")

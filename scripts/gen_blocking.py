@@ -48,7 +48,7 @@ from __future__ import annotations
 import ssl
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Unpack
+from typing import Any, Unpack
 
 import httpx2
 

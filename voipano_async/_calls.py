@@ -112,7 +112,13 @@ class ChargedCalls:
         price = guard.reserve(path)
         try:
             result = await self._transport.request(
-                "POST", path, cl, json=body, charged=True, options=options
+                "POST",
+                path,
+                cl,
+                json=body,
+                charged=True,
+                options=options,
+                operation=path[1:].replace("-", "_"),  # "/call-otp": call_otp
             )
         except VoipanoError as error:
             guard.settle(path, price, None, placed=error.may_have_been_placed)

@@ -25,10 +25,12 @@ from ._checks import (
 )
 from ._exceptions import VoipanoError
 from ._pool import Pool
+from ._ratelimit import RateLimiter
 from ._reads import Reads
 from ._retry import RetryPolicy
 from ._settings import Settings
 from ._spend import SpendGuard
+from ._telemetry import Telemetry
 from ._transport import Transport
 from ._types import NOT_GIVEN, NotGiven, Secret, to_timeout
 
@@ -56,6 +58,9 @@ class AsyncVoipano(ChargedCalls, Reads):
             For one call, use ``client.with_options(deadline=...)``.
         max_concurrency: At most this many requests in flight across every task sharing
             the client (default: no cap beyond httpx's pool).
+        rate_limit: At most this many requests per second, on average, across every task
+            and every ``with_options`` copy; bursts of up to the rate are allowed, and each
+            attempt of a retried request counts. Default: no limit.
         proxy: A proxy URL. ``HTTPS_PROXY``/``NO_PROXY`` are honoured without it.
         http_client: Your own ``httpx2.AsyncClient``; used as given and never closed by us.
             Anything else (a legacy ``httpx.AsyncClient``, a blocking ``httpx2.Client``)
@@ -65,6 +70,10 @@ class AsyncVoipano(ChargedCalls, Reads):
             ``SpendLimitExceededError`` and is not sent. Default: no limit.
         min_credit: Refuse charged calls once the account's last reported
             ``remaining_credit`` is below this. Default: no floor.
+        tracer_provider: The OpenTelemetry ``TracerProvider`` for the client's spans
+            (``None``: the global one). Needs the ``otel`` extra; see Observability.
+        meter_provider: The OpenTelemetry ``MeterProvider`` for the client's metrics
+            (``None``: the global one).
         verify: How to verify the server's TLS certificate: ``True`` (the default) trusts
             the operating system's CA certificates (``SSL_CERT_FILE``/``SSL_CERT_DIR``
             first); an ``ssl.SSLContext`` such as
@@ -92,11 +101,14 @@ class AsyncVoipano(ChargedCalls, Reads):
         retry: RetryPolicy | None = None,
         deadline: float | None = _config.DEFAULT_DEADLINE,
         max_concurrency: int | None = None,
+        rate_limit: float | None = None,
         proxy: str | httpx2.URL | httpx2.Proxy | None = None,
         http_client: httpx2.AsyncClient | None = None,
         spend_limit: int | None = None,
         min_credit: int | None = None,
         verify: ssl.SSLContext | bool = True,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         # Every argument is checked before anything is allocated: a constructor that
         # raises leaves nothing open behind it.
@@ -127,6 +139,7 @@ class AsyncVoipano(ChargedCalls, Reads):
         for name, value in (("spend_limit", spend_limit), ("min_credit", min_credit)):
             if value is not None and (isinstance(value, bool) or value < 0):
                 raise ValueError(f"{name} must be a number of credit units, 0 or more")
+        limiter = None if rate_limit is None else RateLimiter(rate_limit)
         check_http_client(http_client)
         check_proxy(proxy)
         check_verify(verify)
@@ -148,6 +161,14 @@ class AsyncVoipano(ChargedCalls, Reads):
             owns_http=owns,
             max_concurrency=max_concurrency,
             guard=SpendGuard(limit=spend_limit, min_credit=min_credit),
+            limiter=limiter,
+            telemetry=Telemetry(
+                tracer_provider,
+                meter_provider,
+                server_address=url.host,
+                server_port=url.port,
+                scrub=lambda text: text.replace(token, "***"),
+            ),
         )
         self._transport = Transport(
             Settings(

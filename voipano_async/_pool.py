@@ -5,7 +5,9 @@ from __future__ import annotations
 import anyio
 import httpx2
 
+from ._ratelimit import RateLimiter
 from ._spend import SpendGuard
+from ._telemetry import Telemetry
 
 __all__ = ["Pool"]
 
@@ -14,7 +16,7 @@ class Pool:
     """The HTTP connection pool and what every client sharing it shares.
 
     ``AsyncVoipano.with_options`` makes clients that share one pool (and one concurrency
-    cap); the client that created the pool is the one that closes it.
+    cap, spend guard and rate limit); the client that created the pool closes it.
     """
 
     def __init__(
@@ -24,9 +26,15 @@ class Pool:
         owns_http: bool,
         max_concurrency: int | None,
         guard: SpendGuard,
+        limiter: RateLimiter | None = None,
+        telemetry: Telemetry,
     ) -> None:
         self.http = http
         self.guard = guard
+        self.telemetry = telemetry
+        # One bucket for every task and every ``with_options`` copy; every attempt takes
+        # a token, retries included.
+        self.limiter = limiter
         self.owns_http = owns_http
         self.closed = False
         self.max_concurrency = max_concurrency

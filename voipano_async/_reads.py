@@ -67,7 +67,12 @@ class Reads:
         if has_recording is not None:
             params["has_recording"] = int(has_recording)
         return await self._transport.request(
-            "GET", "/call-reports", CallReportsPage, params=params, options=options
+            "GET",
+            "/call-reports",
+            CallReportsPage,
+            params=params,
+            options=options,
+            operation="call_reports_page",
         )
 
     def call_reports(
@@ -131,7 +136,9 @@ class Reads:
             >>> for service in (await client.services()).items:
             ...     print(service.phone_number, service.remaining_days)
         """
-        return await self._transport.request("GET", "/services", ServiceList, options=options)
+        return await self._transport.request(
+            "GET", "/services", ServiceList, options=options, operation="services"
+        )
 
     async def voicemail_inboxes(
         self,
@@ -154,7 +161,12 @@ class Reads:
         if limit is not None:
             params["limit"] = limit
         return await self._transport.request(
-            "GET", "/voicemail-inboxes", VoicemailInboxes, params=params, options=options
+            "GET",
+            "/voicemail-inboxes",
+            VoicemailInboxes,
+            params=params,
+            options=options,
+            operation="voicemail_inboxes",
         )
 
     # -- recordings -------------------------------------------------------------------------
@@ -177,14 +189,7 @@ class Reads:
             ...     async for chunk in audio.aiter_bytes():
             ...         sink.write(chunk)
         """
-        segment = _segment(cdr_id, "cdr_id")
-        cdr = cdr_id.call_details_record_id if isinstance(cdr_id, CallReport) else cdr_id
-        return self._stream(
-            f"/call-recordings/{segment}",
-            {"call_details_record_id": cdr},
-            options,
-            fallback_name=f"recording-{cdr}.wav",
-        )
+        return self._recording(cdr_id, options, "stream_call_recording")
 
     def stream_voicemail_recording(
         self,
@@ -201,9 +206,31 @@ class Reads:
             context: The voicemail context, e.g. ``"voicemail-02191010001"``.
             mailbox: The mailbox, e.g. ``"1001"``.
         """
+        return self._voicemail(unique_id, context, mailbox, options, "stream_voicemail_recording")
+
+    def _recording(
+        self, cdr_id: str | CallReport, options: Mapping[str, Any], operation: str
+    ) -> AudioStreamContext:
+        segment = _segment(cdr_id, "cdr_id")
+        cdr = cdr_id.call_details_record_id if isinstance(cdr_id, CallReport) else cdr_id
+        return self._stream(
+            (f"/call-recordings/{segment}", "/call-recordings/{cdr_id}", operation),
+            {"call_details_record_id": cdr},
+            options,
+            fallback_name=f"recording-{cdr}.wav",
+        )
+
+    def _voicemail(
+        self,
+        unique_id: str,
+        context: str,
+        mailbox: str,
+        options: Mapping[str, Any],
+        operation: str,
+    ) -> AudioStreamContext:
         segment = _segment(unique_id, "unique_id")
         return self._stream(
-            f"/voicemail-recordings/{segment}",
+            (f"/voicemail-recordings/{segment}", "/voicemail-recordings/{unique_id}", operation),
             {"context": context, "mailbox": mailbox},
             options,
             fallback_name=f"voicemail-{unique_id}.wav",
@@ -211,15 +238,19 @@ class Reads:
 
     def _stream(
         self,
-        path: str,
+        where: tuple[str, str, str],
         params: dict[str, Any],
         options: Mapping[str, Any],
         *,
         fallback_name: str,
     ) -> AudioStreamContext:
+        """``where``: the path, the endpoint it stands for (no ids), the public method."""
         transport = self._transport
+        path, endpoint, operation = where
         return AudioStreamContext(
-            lambda: transport.open_stream(path, params=params, options=options),
+            lambda: transport.open_stream(
+                path, params=params, options=options, operation=operation, endpoint=endpoint
+            ),
             fallback_name=fallback_name,
         )
 
@@ -236,8 +267,7 @@ class Reads:
         Examples:
             >>> path = await client.download_call_recording(report, "recordings/")
         """
-        stream = self.stream_call_recording(cdr_id, **options)
-        async with stream as audio:
+        async with self._recording(cdr_id, options, "download_call_recording") as audio:
             return await audio.save(dest)
 
     async def download_voicemail_recording(
@@ -256,11 +286,8 @@ class Reads:
             ...     "1739558127.155", "voicemail/", context="voicemail-02191010001",
             ...     mailbox="1001")
         """
-        stream = self.stream_voicemail_recording(
-            unique_id,
-            context=context,
-            mailbox=mailbox,
-            **options,
+        stream = self._voicemail(
+            unique_id, context, mailbox, options, "download_voicemail_recording"
         )
         async with stream as audio:
             return await audio.save(dest)

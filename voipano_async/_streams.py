@@ -242,9 +242,9 @@ class AudioStreamContext:
         handle = self._handle
         return AudioStream(handle.response, fallback_name=self._fallback_name, meta=handle.meta)
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if self._handle is not None:
-            await self._handle.aclose()
+            await self._handle.aclose(exc)
 
 
 def _write_joined(file: BinaryIO, batch: list[bytes]) -> None:

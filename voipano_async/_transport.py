@@ -1,54 +1,33 @@
-"""The one request path below every endpoint method.
+"""The one request path below every endpoint method: one call, one result or one stream.
 
-Each attempt is built, sent (redirects followed here, so the token never leaves the API
-host), bounded by the deadline and classified into an answer or a ``Failure``; whether to
-try again is the ``RetryPolicy``'s decision (``_retry``), asked once per failure.
+``Transport.request`` and ``Transport.open_stream`` are what the endpoint methods call:
+they open the call's span, take a concurrency slot, have the wire half (``_sender``) send
+with the retry policy, and turn the answer into a result with its ``meta``, or a stream.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-import anyio
 import httpx2
 
 from . import _config
-from ._body import ACCEPT_ENCODING, BodyError, read_body, with_body
+from ._body import read_body, with_body
 from ._envelope import api_error, decode_error_body, decode_result, request_id_of
-from ._exceptions import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    UnexpectedResponseError,
-    VoipanoError,
-)
-from ._failures import Failure, redirect_target, status_failure, transport_failure
+from ._exceptions import APIError, UnexpectedResponseError, VoipanoError
 from ._models import ResponseMeta
-from ._options import NO_OPTIONS, Options, parse_options
-from ._phone import mask_phone_numbers
+from ._options import Options, parse_options
 from ._pool import Pool
-from ._settings import Settings
-from ._types import Secret
-from ._version import __version__
+from ._sender import Sender, close_response
+from ._telemetry import NO_RECORD, CallRecord
 
 __all__ = ["StreamHandle", "Transport", "iter_chunks"]
 
 T = TypeVar("T")
 _NONE: Mapping[str, Any] = MappingProxyType({})
-
-logger = logging.getLogger("voipano_async")
-
-USER_AGENT = f"voipano-async/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"
-
-
-async def _close(response: httpx2.Response) -> None:
-    with anyio.CancelScope(shield=True):
-        await response.aclose()
 
 
 def iter_chunks(
@@ -58,31 +37,8 @@ def iter_chunks(
     return response.aiter_bytes(chunk_size)
 
 
-class Transport:
-    """Sends requests for one client configuration over a shared ``Pool``."""
-
-    def __init__(self, settings: Settings, pool: Pool) -> None:
-        self.settings = settings
-        self.pool = pool
-        token = self.token = settings.token
-        base_url = self.base_url = settings.base_url
-        self.timeout = settings.timeout
-        self.download_timeout = settings.download_timeout
-        self.retry = settings.retry
-        self.deadline = settings.deadline
-        self.closed = False
-        self._base = str(base_url).rstrip("/")
-        self._origin = (base_url.scheme, base_url.host, base_url.port)
-        self._headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": ACCEPT_ENCODING,
-        }
-        self._authorization = Secret(f"Bearer {token.value}")
-        # Every API request carries these; built once, merged by httpx in one step.
-        self._api_headers = Secret({**self._headers, "Authorization": self._authorization.value})
-        # Text the server echoes back is scrubbed of the token, whatever its length.
-        self._scrub = token
+class Transport(Sender):
+    """Makes the calls of one client configuration over a shared ``Pool``."""
 
     # -- what the endpoint methods call -------------------------------------------------
 
@@ -96,18 +52,52 @@ class Transport:
         json: Mapping[str, Any] | None = None,
         charged: bool = False,
         options: Mapping[str, Any] = _NONE,
+        operation: str,
     ) -> T:
         """Send one API request with the retry policy and decode its envelope into ``cl``.
 
-        ``options`` is the caller's ``**options`` as the public method received them.
+        ``options`` is the caller's ``**options`` as the public method received them;
+        ``operation`` names the public method, for its span.
         """
         checked = parse_options(options, body=json is not None)
+        record = self.pool.telemetry.start(operation, path)
+        try:
+            result = await self._request(method, path, cl, params, json, charged, checked, record)
+        except BaseException as error:
+            record.fail(error)
+            raise
+        billing = getattr(result, "billing", None)
+        record.end(
+            attempts=result.meta.attempts,  # type: ignore[attr-defined]
+            status_code=result.meta.status_code,  # type: ignore[attr-defined]
+            charged=billing.charged if billing is not None else None,
+        )
+        return result
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        cl: type[T],
+        params: Mapping[str, Any] | None,
+        json: Mapping[str, Any] | None,
+        charged: bool,
+        options: Options,
+        record: CallRecord,
+    ) -> T:
         slot = await self.pool.acquire()
         started = time.perf_counter()
         try:
-            response, content, attempts = await self._send(
-                method, path, params=params, json=json, charged=charged, options=checked
-            )
+            with record.use():
+                response, content, attempts = await self._send(
+                    method,
+                    path,
+                    params=params,
+                    json=json,
+                    charged=charged,
+                    options=options,
+                    record=record,
+                )
         finally:
             self.pool.release(slot)
         try:
@@ -142,28 +132,42 @@ class Transport:
         )
 
     async def open_stream(
-        self, path: str, *, params: Mapping[str, Any] | None, options: Mapping[str, Any]
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
+        operation: str,
+        endpoint: str,
     ) -> StreamHandle:
-        """Open a GET whose body the caller streams; close it with ``StreamHandle.aclose``."""
+        """Open a GET whose body the caller streams; close it with ``StreamHandle.aclose``.
+
+        The call's span runs until the handle is closed.
+        """
         checked = parse_options(options, body=False)
+        record = self.pool.telemetry.start(operation, endpoint)
         slot = await self.pool.acquire()
         started = time.perf_counter()
         response: httpx2.Response | None = None
         attempts = 0
         try:
-            response, _, attempts = await self._send(
-                "GET", path, params=params, options=checked, stream=True
-            )
-            await self._refuse_json_instead_of_audio(response)
+            with record.use():
+                response, _, attempts = await self._send(
+                    "GET", path, params=params, options=checked, stream=True, record=record
+                )
+                await self._refuse_json_instead_of_audio(response)
         except BaseException as error:
             if isinstance(error, VoipanoError) and attempts:
                 error.attempts = attempts
+            record.fail(error)
             if response is not None:
-                await _close(response)
+                await close_response(response)
             self.pool.release(slot)
             raise
         meta = self._meta(response, attempts, started)
-        return StreamHandle(response, self.pool, slot, self.pool.hold_for_stream(slot), meta)
+        handle = StreamHandle(response, self.pool, slot, self.pool.hold_for_stream(slot), meta)
+        handle.record = record
+        return handle
 
     async def _refuse_json_instead_of_audio(self, response: httpx2.Response) -> None:
         """A download answered with JSON (``ok: false`` on HTTP 200) is an error, not audio."""
@@ -185,231 +189,6 @@ class Transport:
             body=body,
         )
 
-    # -- the policy ---------------------------------------------------------------------
-
-    def check_open(self) -> None:
-        if self.closed or self.pool.closed:
-            raise VoipanoError(
-                "this AsyncVoipano client is closed; create a new one (or use it inside "
-                "'async with AsyncVoipano() as client:')"
-            )
-
-    def _target(self, url: httpx2.URL) -> str:
-        """How a URL appears in logs and messages: API paths relative, phones masked."""
-        if (url.scheme, url.host, url.port) == self._origin:
-            path = url.raw_path.decode("ascii", "replace")
-            prefix = self.base_url.raw_path.decode("ascii", "replace").rstrip("/")
-            shown = path[len(prefix) :] if path.startswith(prefix) else path
-        else:
-            shown = f"{url.scheme}://{url.host}{url.path}"
-        return mask_phone_numbers(shown)
-
-    def _build(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None,
-        json: Mapping[str, Any] | None,
-        options: Options,
-        timeout: httpx2.Timeout,
-    ) -> httpx2.Request:
-        if options.query:
-            params = {**(params or {}), **options.query}
-        if options.body is not None and json is not None:
-            json = {**json, **options.body}
-        headers = self._api_headers.value
-        if options.headers:
-            headers = {**headers, **options.headers}
-        return self.pool.http.build_request(
-            method,
-            url,
-            params=params,
-            json=json,
-            headers=headers,
-            timeout=options.timeout or timeout,
-        )
-
-    def _authorize(self, request: httpx2.Request, options: Options) -> None:
-        """Set our headers; the token goes only to the configured API host."""
-        url = request.url
-        request.headers.update(self._headers)
-        if (url.scheme, url.host, url.port) == self._origin:
-            request.headers["Authorization"] = self._authorization.value
-        else:
-            request.headers.pop("Authorization", None)
-        if options.headers:
-            request.headers.update(options.headers)
-
-    def check_request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Mapping[str, Any] | None,
-        options: Mapping[str, Any],
-    ) -> None:
-        """Build the request once without sending it: what cannot be sent fails here."""
-        self._build(
-            method,
-            self._base + path,
-            params=None,
-            json=json,
-            options=parse_options(options, body=json is not None),
-            timeout=self.timeout,
-        )
-
-    def request_line(self, request: httpx2.Request) -> str:
-        return f"{request.method} {self._target(request.url)}"
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Mapping[str, Any] | None = None,
-        charged: bool = False,
-        options: Options = NO_OPTIONS,
-        stream: bool = False,
-    ) -> tuple[httpx2.Response, bytes | None, int]:
-        """Build, send, classify, and ask the retry policy, until an answer or a final error.
-
-        Returns the response with its body, or, with ``stream``, the open response (its
-        body unread) and ``None``; and the number of attempts it took. An error raised
-        carries that number in ``attempts``.
-        """
-        timeout = self.download_timeout if stream else self.timeout
-        attempt = 0
-        while True:
-            attempt += 1
-            self.check_open()
-            request = self._build(
-                method,
-                self._base + path,
-                params=params,
-                json=json,
-                options=options,
-                timeout=timeout,
-            )
-            started = time.perf_counter()
-            try:
-                outcome = await self._attempt(request, options, charged=charged, stream=stream)
-            except VoipanoError as error:
-                error.attempts = attempt
-                raise
-            if logger.isEnabledFor(logging.INFO):
-                result = (
-                    f"-> {outcome[0].status_code}"
-                    if not isinstance(outcome, Failure)
-                    else f"-> {outcome.status}"
-                    if outcome.status is not None
-                    else f"failed: {outcome.reason}"
-                )
-                elapsed = time.perf_counter() - started
-                line = self.request_line(request)
-                logger.info("%s %s (%.3fs, attempt %d)", line, result, elapsed, attempt)
-            if not isinstance(outcome, Failure):
-                return outcome[0], outcome[1], attempt
-            wait = self.retry.decide(attempt, charged=charged, failure=outcome)
-            if logger.isEnabledFor(logging.DEBUG):
-                self._log_decision(request, outcome, wait, attempt)
-            if wait is None:
-                outcome.error.attempts = attempt
-                raise outcome.error
-            await anyio.sleep(wait)
-
-    def _log_decision(
-        self, request: httpx2.Request, failure: Failure, wait: float | None, attempt: int
-    ) -> None:
-        line = self.request_line(request)
-        if wait is not None:
-            logger.debug(
-                "retrying %s after %s in %.2fs (attempt %d of %d)",
-                *(line, failure.reason, wait, attempt + 1, self.retry.max_retries + 1),
-            )
-        elif failure.retry_after is not None and failure.retry_after > self.retry.max_retry_after:
-            logger.debug(
-                "not retrying %s: server asked to wait %.1fs (over the %.0fs cap)",
-                *(line, failure.retry_after, self.retry.max_retry_after),
-            )
-
-    async def _attempt(
-        self, request: httpx2.Request, options: Options, *, charged: bool, stream: bool
-    ) -> tuple[httpx2.Response, bytes | None] | Failure:
-        """One attempt: the answer (body read unless streaming), or why it failed.
-
-        The whole attempt, up to the last byte of an API answer (up to the headers of a
-        download), must finish within ``deadline``.
-        """
-        responses: list[httpx2.Response] = []
-        with anyio.move_on_after(self.deadline):
-            try:
-                response = await self._send_following_redirects(request, options, responses)
-                if response.is_success:
-                    if stream:
-                        return response, None
-                    content = await read_body(response, _config.MAX_BODY_BYTES, truncate=False)
-                    return response, content
-                content = await read_body(response, _config.MAX_ERROR_BODY_BYTES, truncate=True)
-                return status_failure(response, content, charged=charged, scrub=self)
-            except httpx2.TransportError as exc:
-                return transport_failure(request, exc, charged=charged, scrub=self)
-            except BodyError as exc:
-                raise UnexpectedResponseError(
-                    f"the answer to {self.request_line(request)} could not be decoded",
-                    status_code=responses[-1].status_code,
-                    problems=[str(exc)],
-                    may_have_been_placed=charged,
-                ) from None
-            except RuntimeError as exc:
-                # httpx2 raises RuntimeError when a caller's own http_client was closed.
-                raise VoipanoError(f"the HTTP client is closed ({self.redact(str(exc))})") from exc
-        # The deadline passed: whatever was open is closed, and the request may have been
-        # acted on (it was sent, or may have been).
-        for response in responses:
-            await _close(response)
-        return Failure(
-            APITimeoutError(
-                f"deadline exceeded on {self.request_line(request)}: no complete answer within "
-                f"{self.deadline or 0:g}s (the client's deadline=)",
-                may_have_been_placed=charged,
-            ),
-            reason="deadline exceeded",
-            maybe_sent=True,
-            retryable=True,
-        )
-
-    async def _send_following_redirects(
-        self, request: httpx2.Request, options: Options, responses: list[httpx2.Response]
-    ) -> httpx2.Response:
-        """Send, following GET redirects ourselves so the token never leaves the API host."""
-        http = self.pool.http
-        for _ in range(_config.MAX_REDIRECTS + 1):
-            response = await http.send(request, stream=True, follow_redirects=False)
-            responses.append(response)
-            location = response.headers.get("location")
-            if not (response.is_redirect and request.method == "GET" and location):
-                return response
-            await _close(response)
-            previous = request
-            target = redirect_target(previous, response, location, scrub=self)
-            request = http.build_request("GET", target)
-            request.extensions["timeout"] = previous.extensions["timeout"]
-            self._authorize(request, options)
-        await _close(response)
-        raise APIConnectionError(
-            f"too many redirects (more than {_config.MAX_REDIRECTS}) "
-            f"for {self.request_line(request)}"
-        )
-
-    @property
-    def scrub_text(self) -> str | None:
-        return self._scrub.value
-
-    def redact(self, text: str) -> str:
-        return text.replace(self._scrub.value, "***")
-
 
 class StreamHandle:
     """An open streaming response and the concurrency slot it holds."""
@@ -424,13 +203,19 @@ class StreamHandle:
     ) -> None:
         self.response = response
         self.meta = meta
+        self.record: CallRecord = NO_RECORD
         self._pool = pool
         self._slot = slot
         self._task = task
 
-    async def aclose(self) -> None:
+    async def aclose(self, error: BaseException | None = None) -> None:
+        """Close the response, free the slot, and end the call's span (failed by ``error``)."""
         try:
-            await _close(self.response)
+            await close_response(self.response)
         finally:
             self._pool.end_stream(self._task, self._slot)
             self._slot = self._task = None
+            if error is not None:
+                self.record.fail(error)
+            else:
+                self.record.end(attempts=self.meta.attempts, status_code=self.meta.status_code)

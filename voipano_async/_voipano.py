@@ -9,7 +9,7 @@ from __future__ import annotations
 import ssl
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Unpack
+from typing import Any, Unpack
 
 import httpx2
 
@@ -59,11 +59,14 @@ class Voipano(BlockingBase):
         retry: RetryPolicy | None = None,
         deadline: float | None = _config.DEFAULT_DEADLINE,
         max_concurrency: int | None = None,
+        rate_limit: float | None = None,
         proxy: str | httpx2.URL | httpx2.Proxy | None = None,
         http_client: httpx2.AsyncClient | None = None,
         spend_limit: int | None = None,
         min_credit: int | None = None,
         verify: ssl.SSLContext | bool = True,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         """Same arguments as [`AsyncVoipano`][voipano_async.AsyncVoipano]."""
         self._start(
@@ -76,11 +79,14 @@ class Voipano(BlockingBase):
                 retry=retry,
                 deadline=deadline,
                 max_concurrency=max_concurrency,
+                rate_limit=rate_limit,
                 proxy=proxy,
                 http_client=http_client,
                 spend_limit=spend_limit,
                 min_credit=min_credit,
                 verify=verify,
+                tracer_provider=tracer_provider,
+                meter_provider=meter_provider,
             )
         )
 

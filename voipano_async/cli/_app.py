@@ -69,6 +69,21 @@ def _concurrency_option(default: int, text: str) -> Callable[[F], F]:
     help="Trust the CA certificates in this PEM file or directory instead of the system's "
     "(a TLS-inspecting proxy's CA, say) [env: VOIPANO_CA_BUNDLE].",
 )
+@click.option(
+    "--max-retries",
+    envvar="VOIPANO_MAX_RETRIES",
+    type=click.IntRange(min=0),
+    help="Retries of a request that failed on the network, a 429 or a 5xx (default 2; "
+    "0: none) [env: VOIPANO_MAX_RETRIES].",
+)
+@click.option(
+    "--rate-limit",
+    envvar="VOIPANO_RATE_LIMIT",
+    callback=runtime.rate,
+    metavar="N",
+    help="At most N requests a second, retries included; 0.5 is one every 2 s "
+    "(default: no limit) [env: VOIPANO_RATE_LIMIT].",
+)
 @click.option("--sandbox-latency", type=float, default=0.0, hidden=True)
 @click.option("-v", "--verbose", count=True, help="Log each request (-vv: and retries).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries.")
@@ -80,6 +95,8 @@ def cli(
     base_url: str | None,
     sandbox: bool,
     ca_bundle: str | None,
+    max_retries: int | None,
+    rate_limit: float | None,
     sandbox_latency: float,
     verbose: int,
     quiet: bool,
@@ -101,6 +118,8 @@ def cli(
         quiet,
         ca_bundle,
         base_url_name="VOIPANO_BASE_URL" if from_env else "--base-url",
+        max_retries=max_retries,
+        rate_limit=rate_limit,
     )
 
 
@@ -235,14 +254,23 @@ def download_recordings(settings: runtime.Settings, dest: Path, concurrency: int
 @_dest_option("harvest", "The directory for reports.jsonl and recordings/ (created if missing).")
 @_concurrency_option(8, "Downloads (and page fetches) at once.")
 @click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
+@click.option(
+    "--resumes",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="How many times in all the walk resumes, from the first page not yet written, "
+    "after a page failed on the network, a 429 or a 5xx (its retries used up); 0: never.",
+)
 @pass_settings
 def harvest(
-    settings: runtime.Settings, dest: Path, concurrency: int, per_page: int | None
+    settings: runtime.Settings, dest: Path, concurrency: int, per_page: int | None, resumes: int
 ) -> None:
     """Export every report to DEST/reports.jsonl and every recording to DEST/recordings/.
 
     Resumable: recordings already downloaded are skipped, and the export is replaced
-    only once it is complete.
+    only once it is complete. A page that fails on the network, a 429 or a 5xx does not
+    end the walk: it resumes from the first page not yet written (--resumes times).
     """
     export, saved = dest / "reports.jsonl", dest / "recordings"
     check_harvest(dest, export, saved)
@@ -252,6 +280,7 @@ def harvest(
         downloads=saved,
         per_page=per_page,
         concurrency=concurrency,
+        resumes=resumes,
     )
     tally = _walk(settings, spec)
     render.walk_summary(tally, dest=saved, export=export, quiet=settings.quiet)

@@ -3,7 +3,7 @@
 Built on the public SDK, its one atomic-write idiom (``_files``) and its one "first error
 wins" rule (``_taskgroup``). One walk over the call reports feeds both the export file
 and a pool of download workers, so a harvest reads every page once and downloads while
-it walks.
+it walks; a walk that fails on a page may resume from the first page it has not written.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ import anyio.abc
 import anyio.to_thread
 import attrs
 
-from voipano_async import AsyncVoipano, CallReport
+from voipano_async import (
+    APIConnectionError,
+    AsyncVoipano,
+    CallReport,
+    CallReportsPage,
+    RateLimitError,
+    ServerError,
+)
 from voipano_async._config import DEFAULT_CONCURRENCY
 from voipano_async._files import commit_partial, partial_path, remove_partials
 from voipano_async._taskgroup import FirstErrorGroup
@@ -43,6 +50,10 @@ _RECORDING = "recording-"  # the start of every saved recording's name
 
 # Reports as export text: the writer asks it for each page, in order.
 Rows = Callable[[list[CallReport]], str]
+
+# A page that failed with one of these, the SDK's retries used up, may well come on a
+# later try (a network fault, a 429, a 5xx); any other error would only fail again.
+_RESUMABLE = (APIConnectionError, RateLimitError, ServerError)
 
 
 @attrs.define
@@ -78,13 +89,19 @@ class Progress(Protocol):
     def files(self, done: int, total: int, size: int) -> None:
         """Called after each recording is saved or skipped."""
 
+    def resuming(self, page: int, attempt: int, limit: int, error: Exception) -> None:
+        """Called when the walk starts again at ``page`` after ``error`` (``attempt`` of
+        ``limit``)."""
+
 
 @attrs.frozen(kw_only=True)
 class Walk:
     """One walk over the call reports, and what it does with them.
 
     ``rows`` exports the reports (to ``export``, or standard output when that is
-    ``None``); ``downloads`` saves their recordings into that directory.
+    ``None``); ``downloads`` saves their recordings into that directory. After a page
+    fails with a network error, a 429 or a 5xx, the walk resumes from the first page not
+    yet written, up to ``resumes`` times in all.
     """
 
     rows: Rows | None = None
@@ -93,6 +110,7 @@ class Walk:
     has_recording: bool | None = None
     per_page: int | None = None
     concurrency: int = DEFAULT_CONCURRENCY
+    resumes: int = 0
 
 
 def recording_path(directory: Path, report: CallReport) -> Path:
@@ -198,8 +216,9 @@ async def walk(client: AsyncVoipano, spec: Walk, progress: Progress) -> Tally:
     """Walk every report once: export it, download its recording, or both (``spec``).
 
     Download failures are collected in the tally and never stop the walk or the other
-    downloads; a failure of the walk itself is raised (after the downloads under way
-    have been stopped) and the export file is not written.
+    downloads. A failure of the walk itself that ``spec.resumes`` does not cover is
+    raised (after the downloads under way have been stopped) and the export file is not
+    written.
     """
     async with _work_directory(None if spec.export is None else spec.export.parent):
         writer = None if spec.rows is None else AtomicWriter(spec.export, spec.rows)
@@ -221,30 +240,46 @@ async def _walk(
     tally = Tally()
     queued = 0
 
-    async def produce(send: anyio.abc.ObjectSendStream[CallReport]) -> None:
+    seen: set[str] = set()  # kept across resumptions: no report is written twice
+
+    async def take(page: CallReportsPage, send: anyio.abc.ObjectSendStream[CallReport]) -> None:
         nonlocal queued
-        seen: set[str] = set()
-        pager = client.call_reports(
-            has_recording=spec.has_recording,
-            per_page=spec.per_page,
-            concurrency=spec.concurrency,
+        fresh = [r for r in page.items if r.id not in seen]
+        seen.update(r.id for r in fresh)
+        tally.pages += 1
+        tally.reports += len(fresh)
+        if writer is not None:
+            await writer.write(fresh)
+        progress.pages(
+            tally.pages, page.pagination.last_page, tally.reports, page.pagination.total
         )
+        if spec.downloads is not None:
+            for report in fresh:
+                if report.has_recording:
+                    queued += 1
+                    await send.send(report)
+
+    async def produce(send: anyio.abc.ObjectSendStream[CallReport]) -> None:
+        written = 0  # the last page written; pages fetched but not yet yielded don't count
+        resumed = 0
         async with send:
-            async for page in pager.pages():
-                fresh = [r for r in page.items if r.id not in seen]
-                seen.update(r.id for r in fresh)
-                tally.pages += 1
-                tally.reports += len(fresh)
-                if writer is not None:
-                    await writer.write(fresh)
-                progress.pages(
-                    tally.pages, page.pagination.last_page, tally.reports, page.pagination.total
+            while True:
+                pager = client.call_reports(
+                    has_recording=spec.has_recording,
+                    per_page=spec.per_page,
+                    concurrency=spec.concurrency,
+                    start_page=written + 1,
                 )
-                if spec.downloads is not None:
-                    for report in fresh:
-                        if report.has_recording:
-                            queued += 1
-                            await send.send(report)
+                try:
+                    async for page in pager.pages():
+                        await take(page, send)
+                        written = page.pagination.page
+                    return
+                except _RESUMABLE as exc:
+                    if resumed >= spec.resumes:
+                        raise
+                    resumed += 1
+                    progress.resuming(written + 1, resumed, spec.resumes, exc)
 
     async def download(
         directory: Path, worker_receive: anyio.abc.ObjectReceiveStream[CallReport]

@@ -274,3 +274,11 @@ class Bars:
 
     def files(self, done: int, total: int, size: int) -> None:
         self._set(self._files, done, max(done, total), human_bytes(size))
+
+    def resuming(self, page: int, attempt: int, limit: int, error: Exception) -> None:
+        """One line for each resumption of the walk, above the bars (even with --quiet)."""
+        stderr.print(
+            f"resuming from page {page} ({attempt} of {limit}) after "
+            f"{type(error).__name__}: {error}",
+            markup=False,
+        )

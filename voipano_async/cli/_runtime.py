@@ -9,13 +9,14 @@ reader of standard output went away.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import signal
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 import attrs
@@ -39,11 +40,33 @@ __all__ = [
     "invoke",
     "log_requests",
     "phone",
+    "rate",
     "run",
     "serve",
 ]
 
 T = TypeVar("T")
+
+
+def rate(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """--rate-limit's value: requests a second, more than 0; fractions allowed (0.5: one
+    every 2 s). A click callback, so that every bad value gets the same one message."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        given = repr(value)
+        source = ctx.get_parameter_source(param.name or "")
+        if source is click.core.ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
+            given = f"{param.envvar}={given}"  # not typed on the command line: say where
+        raise click.BadParameter(
+            f"{given} is not a rate: give a number of requests per second, more than 0, "
+            "such as 5 or 0.5"
+        )
+    return number
 
 
 @attrs.define
@@ -58,21 +81,29 @@ class Settings:
     quiet: bool
     ca_bundle: str | None = None
     base_url_name: str = "--base-url"
+    max_retries: int | None = None
+    rate_limit: float | None = None
 
     def client(self) -> AsyncVoipano:
+        # The options that apply to the sandbox's client as well as to the service's.
+        options: dict[str, Any] = {"rate_limit": self.rate_limit}
+        if self.max_retries is not None:
+            options["max_retries"] = self.max_retries
         if self.sandbox:
             # Imported when asked for: the other runs are spared its import time.
             from voipano_async.testing import VoipanoSandbox
 
             sandbox = VoipanoSandbox()
             sandbox.latency = self.sandbox_latency
-            return sandbox.client()
+            return sandbox.client(**options)
         if not (self.token or "").strip():
             raise click.UsageError(
                 "no API token: pass --token or set VOIPANO_TOKEN (or try --sandbox)"
             )
         try:
-            return AsyncVoipano(self.token, base_url=self.base_url, verify=self._verify())
+            return AsyncVoipano(
+                self.token, base_url=self.base_url, verify=self._verify(), **options
+            )
         except VoipanoError as exc:
             # The SDK names its argument; a command line user knows the option.
             message = re.sub(r"\bbase_url\b", self.base_url_name, str(exc), count=1)
