@@ -382,3 +382,51 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+async def test_the_fastapi_tree_in_the_docs(api: respx.MockRouter, otel: Otel) -> None:
+    """docs/observability.md: a FastAPI request whose OTP call met one 429."""
+    from fastapi import FastAPI, Request
+
+    api.post("/call-otp").mock(
+        side_effect=[
+            httpx2.Response(429, headers={"Retry-After": "0"}),
+            httpx2.Response(200, json=samples.CALL_OTP),
+        ]
+    )
+    tracer = otel.tracer_provider.get_tracer("fastapi-instrumentation")
+    app = FastAPI()
+    client = AsyncVoipano(TOKEN, tracer_provider=otel.tracer_provider)
+
+    @app.middleware("http")
+    async def server_span(request: Request, call_next: Any) -> Any:
+        name = f"{request.method} {request.url.path}"
+        with tracer.start_as_current_span(name, kind=SpanKind.SERVER):
+            return await call_next(request)
+
+    @app.post("/login/otp")
+    async def send_otp(phone: str) -> dict[str, str]:
+        otp = await client.call_otp(phone, purpose="login")
+        return {"request_id": otp.request_id}
+
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://app") as http:
+        answer = await http.post("/login/otp", params={"phone": PHONE})
+    await client.aclose()
+
+    assert answer.status_code == 200
+    spans = otel.finished()
+    server = one(spans, "POST /login/otp")
+    call = one(spans, "voipano.call_otp")
+    assert call.parent is not None
+    assert call.parent.span_id == server.context.span_id
+    assert call.kind is SpanKind.CLIENT
+    attributes = dict(call.attributes or {})
+    assert attributes["voipano.attempts"] == 2
+    assert attributes["voipano.charged"] == 160
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["server.address"] == "voipano.com"
+    [retry] = call.events
+    assert retry.name == "retry"
+    assert (retry.attributes or {})["voipano.retry.reason"] == "HTTP 429"
+    assert (retry.attributes or {})["voipano.retry.attempt"] == 1
