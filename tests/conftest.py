@@ -32,7 +32,8 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("VOIPANO_TOKEN", "VOIPANO_BASE_URL", "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+    names = ("VOIPANO_TOKEN", "VOIPANO_BASE_URL", "VOIPANO_RATE_LIMIT", "VOIPANO_MAX_RETRIES")
+    for name in (*names, "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
 
