@@ -30,7 +30,7 @@ PER_PAGE = 100
 LATENCY = 0.02
 ROUNDS = 5
 CONCURRENCIES = (1, 4, 8)
-TARGET = 7.0
+TARGET = 7.5
 
 Harvest = Callable[[], Awaitable[list[str]]]
 

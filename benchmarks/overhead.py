@@ -28,7 +28,7 @@ from voipano_async import AsyncVoipano, CallReportsPage
 from voipano_async._envelope import decode_result
 
 NAME = "overhead"
-TARGET = 1.2
+TARGET = 1.15
 ROUNDS = 5
 
 SERVICES_BYTES = _common.dumps(_common.PUBLISHED_SERVICES)
@@ -163,6 +163,65 @@ def self_time_rows(stats: pstats.Stats, calls: int, top: int) -> list[dict[str, 
     return rows[:top]
 
 
+TELEMETRY = {
+    "off": "OpenTelemetry unavailable (as when not installed)",
+    "api": "opentelemetry-api, default global no-op providers",
+    "sdk": "SDK TracerProvider + MeterProvider, no exporter",
+}
+
+
+def make_sdk(http: httpx2.AsyncClient, telemetry: str) -> AsyncVoipano:
+    """The SDK client of one telemetry variant (see ``TELEMETRY``)."""
+    if telemetry == "sdk":
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.trace import TracerProvider
+
+        return AsyncVoipano(
+            _common.TOKEN,
+            base_url=_common.BASE_URL,
+            http_client=http,
+            tracer_provider=TracerProvider(),
+            meter_provider=MeterProvider(),
+        )
+    sdk = AsyncVoipano(_common.TOKEN, base_url=_common.BASE_URL, http_client=http)
+    if telemetry == "off":
+        # What the first call finds when opentelemetry-api is not installed.
+        sdk._transport.pool.telemetry.enabled = False
+    return sdk
+
+
+async def telemetry_variants(calls_per_round: int) -> dict[str, Any]:
+    """CPU µs per call of each telemetry variant beside raw, rounds interleaved."""
+    transport = StaticTransport({"/services": SERVICES_BYTES, "/call-reports": REPORTS_BYTES})
+    raw = httpx2.AsyncClient(
+        transport=transport,
+        base_url=_common.BASE_URL,
+        headers={"Authorization": f"Bearer {_common.TOKEN}"},
+    )
+    https = {name: httpx2.AsyncClient(transport=transport) for name in TELEMETRY}
+    sdks = {name: make_sdk(https[name], name) for name in TELEMETRY}
+    figures: dict[str, Any] = {}
+    async with raw:
+        for endpoint in ("services", "call_reports_page"):
+            sides = {"raw": make_calls(sdks["off"], raw)[endpoint]["raw"]}
+            for name, sdk in sdks.items():
+                sides[name] = make_calls(sdk, raw)[endpoint]["sdk"]
+            for call in sides.values():
+                await cpu_per_call(call, max(50, calls_per_round // 10))
+            samples: dict[str, list[float]] = {side: [] for side in sides}
+            names = list(sides)
+            for round_number in range(ROUNDS):
+                shift = round_number % len(names)
+                for side in names[shift:] + names[:shift]:
+                    samples[side].append(await cpu_per_call(sides[side], calls_per_round))
+            figures[endpoint] = {side: _common.summarize(s) for side, s in samples.items()}
+    for sdk in sdks.values():
+        await sdk.aclose()
+    for http in https.values():
+        await http.aclose()
+    return figures
+
+
 async def run(calls_per_round: int, profile_calls: int) -> dict[str, Any]:
     transport = StaticTransport({"/services": SERVICES_BYTES, "/call-reports": REPORTS_BYTES})
     raw = httpx2.AsyncClient(
@@ -171,6 +230,8 @@ async def run(calls_per_round: int, profile_calls: int) -> dict[str, Any]:
         headers={"Authorization": f"Bearer {_common.TOKEN}"},
     )
     sdk_http = httpx2.AsyncClient(transport=transport)
+    # The headline figure: the default install of the bench session, where
+    # opentelemetry-api is there with no providers set (variant "api" below).
     sdk = AsyncVoipano(_common.TOKEN, base_url=_common.BASE_URL, http_client=sdk_http)
     figures: dict[str, Any] = {"calls_per_round": calls_per_round, "rounds": ROUNDS}
     async with raw, sdk_http, sdk:
@@ -221,6 +282,7 @@ def main() -> None:
     _common.header(f"overhead: {calls} calls x {ROUNDS} rounds per side, CPU time", args.quick)
     figures = anyio.run(run, calls, 300 if args.quick else 1000, backend="asyncio")
     figures["components"] = components(calls)
+    figures["telemetry"] = anyio.run(telemetry_variants, calls, backend="asyncio")
 
     rows = []
     checks = []
@@ -269,6 +331,22 @@ def main() -> None:
                 "ratio max",
             ],
             rows,
+        )
+    )
+    print()
+    print("telemetry variants (CPU µs per call, best of rounds; ratio to raw):")
+    tel = figures["telemetry"]
+    print(
+        _common.table(
+            ["variant", *(f"{e} µs" for e in tel), *(f"{e} ratio" for e in tel)],
+            [
+                [
+                    "raw httpx2" if side == "raw" else TELEMETRY[side],
+                    *(tel[e][side]["best"] for e in tel),
+                    *(tel[e][side]["best"] / tel[e]["raw"]["best"] for e in tel),
+                ]
+                for side in ("raw", *TELEMETRY)
+            ],
         )
     )
     comp = figures["components"]

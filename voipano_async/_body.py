@@ -60,6 +60,26 @@ def _layer(content_encoding: str | None) -> _Inflate | None:
     return _Inflate(names[0])
 
 
+def _plain_length(headers: httpx2.Headers) -> int | None:
+    """The announced size of a body sent as is (one ``Content-Length``, no coding), or None.
+
+    One pass over the raw headers: two look-ups, one of them failing, cost more.
+    """
+    length: bytes | None = None
+    coded = False
+    for key, value in headers.raw:
+        key = key.lower()
+        if key == b"content-length":
+            if length is not None:
+                return None
+            length = value
+        elif key == b"content-encoding":
+            if coded or value.strip().lower() != b"identity":
+                return None
+            coded = True
+    return int(length) if length is not None and length.isdigit() else None
+
+
 async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) -> bytes:
     """The decoded body, at most ``limit`` bytes; the response is closed on return.
 
@@ -75,14 +95,8 @@ async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) ->
         if len(read) > limit and not truncate:
             raise BodyTooLarge(f"the answer is larger than {limit:,} bytes")
         return read[:limit]
-    headers = response.headers
-    length = headers.get("content-length", "")
-    if (
-        not truncate
-        and length.isdigit()
-        and int(length) <= limit
-        and headers.get("content-encoding", "identity").strip().lower() == "identity"
-    ):
+    length = None if truncate else _plain_length(response.headers)
+    if length is not None and length <= limit:
         # The common case: a plain body of announced size within the bound. The HTTP
         # layer refuses a body longer than announced, so reading it whole is safe.
         try:

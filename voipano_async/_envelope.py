@@ -263,11 +263,23 @@ def api_error(
     return error
 
 
+_ID_HEADERS = (b"x-request-id", b"request-id")
+
+
+def _has_id_header(headers: httpx2.Headers) -> bool:
+    """Whether either id header is there: one pass, where two failed look-ups cost more."""
+    return any(key.lower() in _ID_HEADERS for key, _ in headers.raw)
+
+
 def request_id_of(
     headers: Mapping[str, str], body: object = None, redact: str | None = None
 ) -> str | None:
     """The server's id for a request: ``X-Request-Id``/``Request-Id``, else the body's."""
-    found = headers.get("x-request-id") or headers.get("request-id")
+    found = (
+        headers.get("x-request-id") or headers.get("request-id")
+        if not isinstance(headers, httpx2.Headers) or _has_id_header(headers)
+        else None
+    )
     if found is None and isinstance(body, Mapping):
         data = body.get("data")
         candidate = data.get("request_id") if isinstance(data, Mapping) else None

@@ -7,7 +7,6 @@ write never leaves a truncated file under the final name.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 __all__ = ["PARTIAL_SUFFIX", "commit_partial", "partial_path", "remove_partials"]
@@ -17,6 +16,8 @@ PARTIAL_SUFFIX = ".part"
 
 def partial_path(target: Path) -> Path:
     """A fresh temporary name beside ``target``: ``.NAME.XXXXXXXX.part`` (15 bytes more)."""
+    import secrets  # here, not at import: it loads hashlib and hmac, which nothing else needs
+
     return target.with_name(f".{target.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
 
 

@@ -33,6 +33,10 @@ __all__ = ["Sender", "close_response"]
 
 logger = logging.getLogger("voipano_async")
 
+# Paths whose parsed URL is kept; ids make more of them, and those are parsed each time.
+_URL_CACHE_SIZE = 64
+_BUILD_REQUEST = httpx2.AsyncClient.build_request
+
 USER_AGENT = f"voipano-async/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"
 
 
@@ -67,6 +71,10 @@ class Sender:
         self._api_headers = Secret({**self._headers, "Authorization": self._authorization.value})
         # Text the server echoes back is scrubbed of the token, whatever its length.
         self._scrub = token
+        self._urls: dict[str, httpx2.URL] = {}
+        self._merged: Secret[tuple[httpx2.Headers, list[Any], httpx2.Headers] | None]
+        self._merged = Secret(None)
+        self._timeouts: tuple[httpx2.Timeout, dict[str, Any]] | None = None
 
     # -- the policy ---------------------------------------------------------------------
 
@@ -87,10 +95,34 @@ class Sender:
             shown = f"{url.scheme}://{url.host}{url.path}"
         return mask_phone_numbers(shown)
 
+    def _url(self, path: str) -> httpx2.URL:
+        """The API URL of ``path``, parsed once per path (the endpoints' paths are few)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx2.URL(self._base + path)
+            if len(self._urls) < _URL_CACHE_SIZE:
+                self._urls[path] = url
+        return url
+
+    def _client_headers(self, http: httpx2.AsyncClient) -> httpx2.Headers:
+        """The HTTP client's own headers with ours over them, merged once while they stay.
+
+        What ``build_request`` would merge on every call; remade whenever the client's
+        headers change (a caller may set them on a client it shares with us).
+        """
+        current = http.headers
+        raw = current.raw
+        cached = self._merged.value
+        if cached is None or cached[0] is not current or cached[1] != raw:
+            merged = httpx2.Headers(current)
+            merged.update(self._api_headers.value)
+            cached = self._merged.value = (current, raw, merged)
+        return cached[2]
+
     def _build(
         self,
         method: str,
-        url: str,
+        path: str,
         *,
         params: Mapping[str, Any] | None,
         json: Mapping[str, Any] | None,
@@ -101,16 +133,43 @@ class Sender:
             params = {**(params or {}), **options.query}
         if options.body is not None and json is not None:
             json = {**json, **options.body}
-        headers = self._api_headers.value
+        http = self.pool.http
+        if type(http).build_request is not _BUILD_REQUEST:
+            # A client class that builds requests its own way is asked to.
+            headers = self._api_headers.value
+            if options.headers:
+                headers = {**headers, **options.headers}
+            return http.build_request(
+                method,
+                self._url(path),
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=options.timeout or timeout,
+            )
+        # What ``AsyncClient.build_request`` does, with the parts that are the same on
+        # every call (the URL, the merged headers, the timeout) made once.
+        merged = self._client_headers(http)
         if options.headers:
-            headers = {**headers, **options.headers}
-        return self.pool.http.build_request(
+            merged = merged.copy()
+            merged.update(options.headers)
+        if http.params:
+            params = http.params.merge(params)
+        if options.timeout is not None:
+            timeouts = options.timeout.as_dict()
+        else:
+            cached = self._timeouts
+            if cached is None or cached[0] is not timeout:
+                cached = self._timeouts = (timeout, timeout.as_dict())
+            timeouts = dict(cached[1])
+        return httpx2.Request(
             method,
-            url,
+            self._url(path),
             params=params,
             json=json,
-            headers=headers,
-            timeout=options.timeout or timeout,
+            headers=merged,
+            cookies=http.cookies,
+            extensions={"timeout": timeouts},
         )
 
     def _authorize(self, request: httpx2.Request, options: Options) -> None:
@@ -135,7 +194,7 @@ class Sender:
         """Build the request once without sending it: what cannot be sent fails here."""
         self._build(
             method,
-            self._base + path,
+            path,
             params=None,
             json=json,
             options=parse_options(options, body=json is not None),
@@ -170,7 +229,7 @@ class Sender:
             self.check_open()
             request = self._build(
                 method,
-                self._base + path,
+                path,
                 params=params,
                 json=json,
                 options=options,
@@ -275,8 +334,10 @@ class Sender:
         for _ in range(_config.MAX_REDIRECTS + 1):
             response = await http.send(request, stream=True, follow_redirects=False)
             responses.append(response)
+            if not (response.is_redirect and request.method == "GET"):
+                return response
             location = response.headers.get("location")
-            if not (response.is_redirect and request.method == "GET" and location):
+            if not location:
                 return response
             await close_response(response)
             previous = request

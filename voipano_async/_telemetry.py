@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -98,6 +97,11 @@ class Telemetry:
         self.enabled: bool | None = None  # unknown until the first call
         self._tracer: Any = None
         self._instruments: _Instruments | None = None
+        # With both providers left to OpenTelemetry's globals: the types that mean "none
+        # set yet" (or set to no-op). While both globals are such, a call records nothing
+        # at all, so it skips the span and the instruments (see ``start``).
+        self._idle: tuple[tuple[type, ...], tuple[type, ...]] | None = None
+        self._metrics: Any = None  # the opentelemetry.metrics module, with the above
 
     def _load(self) -> bool:
         try:
@@ -112,12 +116,30 @@ class Telemetry:
 
         self._tracer = tracer_provider.get_tracer(_SCOPE, __version__)
         self._instruments = _Instruments(meter_provider.get_meter(_SCOPE, __version__))
+        if self._tracer_provider is None and self._meter_provider is None:
+            self._idle = (_idle_tracer_providers(trace), _idle_meter_providers(metrics))
+            self._metrics = metrics
         self.enabled = True
         return True
+
+    def _globals_idle(self) -> bool:
+        """Whether neither global provider is set: nothing would be recorded, even a parent.
+
+        OpenTelemetry's no-op tracer hands back the caller's current span as the "new" one,
+        so making it current changes nothing either: skipping the call's record is exact.
+        Asked on every call, as a provider may be set at any time.
+        """
+        assert self._idle is not None
+        tracers, meters = self._idle
+        return isinstance(self._api.get_tracer_provider(), tracers) and isinstance(
+            self._metrics.get_meter_provider(), meters
+        )
 
     def start(self, operation: str, endpoint: str) -> CallRecord:
         """Begin one public call, e.g. ``start("call_otp", "/call-otp")``."""
         if not self.enabled and (self.enabled is False or not self._load()):
+            return NO_RECORD
+        if self._idle is not None and self._globals_idle():
             return NO_RECORD
         return _Recording(self, operation, endpoint)
 
@@ -126,6 +148,20 @@ class Telemetry:
         if self._scrub is not None:
             text = self._scrub(text)
         return mask_phone_numbers(text)
+
+
+def _idle_tracer_providers(trace: Any) -> tuple[type, ...]:
+    """The tracer provider types that record nothing: the proxy of an unset global, no-op."""
+    return (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+
+
+def _idle_meter_providers(metrics: Any) -> tuple[type, ...]:
+    """The same for meters; the proxy's class is private, so it is looked for, not assumed."""
+    try:
+        from opentelemetry.metrics._internal import _ProxyMeterProvider
+    except ImportError:  # pragma: no cover - a later API without it: only no-op is idle
+        return (metrics.NoOpMeterProvider,)
+    return (_ProxyMeterProvider, metrics.NoOpMeterProvider)
 
 
 class _Recording(CallRecord):
@@ -198,6 +234,8 @@ class _Recording(CallRecord):
             instruments.charged.add(charged, {"voipano.endpoint": self._endpoint})
 
     def _record_error(self, error: BaseException, may_have_been_placed: bool | None) -> None:
+        import traceback  # only a failed call needs it
+
         span = self._span
         clean = self._telemetry.clean
         name = type(error).__name__
