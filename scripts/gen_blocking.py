@@ -31,7 +31,7 @@ WRAPPED = {
     "CallReportPager": ("CallReportIterator", "CallReportIterator({call}, self._runner)"),
     "AudioStreamContext": (
         "AbstractContextManager[AudioStreamSync]",
-        "_StreamContextSync({call}, self._runner)",
+        "StreamContextSync({call}, self._runner)",
     ),
 }
 # What the blocking client defines itself (``_sync.BlockingBase``) or has no use for.
@@ -64,7 +64,7 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._streams import StrPath
-from ._sync import AudioStreamSync, BlockingBase, CallReportIterator, _StreamContextSync
+from ._sync import AudioStreamSync, BlockingBase, CallReportIterator, StreamContextSync
 from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions
 
 __all__ = ["Voipano"]

@@ -25,7 +25,7 @@ from ._models import CallReport, CallReportsPage
 from ._pager import CallReportPager
 from ._streams import AudioStream, AudioStreamContext, StrPath
 
-__all__ = ["AudioStreamSync", "BlockingBase", "CallReportIterator"]
+__all__ = ["AudioStreamSync", "BlockingBase", "CallReportIterator", "StreamContextSync"]
 
 T = TypeVar("T")
 
@@ -157,7 +157,9 @@ class AudioStreamSync:
         return self._runner.run(self._stream.save, dest)
 
 
-class _StreamContextSync(AbstractContextManager[AudioStreamSync]):
+class StreamContextSync(AbstractContextManager[AudioStreamSync]):
+    """``with`` this to get an ``AudioStreamSync``: ``AudioStreamContext``, blocking."""
+
     def __init__(self, context: AudioStreamContext, runner: _Runner) -> None:
         self._context = context
         self._runner = runner

@@ -2,7 +2,7 @@
 
 ``opentelemetry-api`` is optional (the ``otel`` extra). This module imports none of it at
 import time; the first call looks for it, and without it every record is the shared no-op
-``NO_RECORD``. With it, a call opens a CLIENT span ``voipano.<method>`` (child of the
+``NO_RECORD``. With it, a call opens a CLIENT span ``voipano.<operation>`` (child of the
 caller's current span) and, when it ends, adds to four instruments. Text that could hold
 the token or a phone number (an exception's message and stack) is scrubbed and masked
 before it is recorded.
@@ -11,6 +11,7 @@ before it is recorded.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +21,9 @@ from ._phone import mask_phone_numbers
 __all__ = ["NO_RECORD", "CallRecord", "Telemetry"]
 
 _SCOPE = "voipano_async"
+# Seconds (the SDK's default buckets are for ms): the HTTP client's, widened for retries.
+_DURATION_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5)
+_DURATION_BUCKETS += (0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0)
 
 
 class CallRecord:
@@ -61,18 +65,19 @@ NO_RECORD = CallRecord()
 
 class _Instruments:
     def __init__(self, meter: Any) -> None:
-        self.requests = meter.create_counter(
-            "voipano.requests", unit="{request}", description="Calls made, by outcome"
-        )
-        self.duration = meter.create_histogram(
-            "voipano.request.duration", unit="s", description="Wall time of a call"
-        )
-        self.charged = meter.create_counter(
-            "voipano.credit.charged", unit="{credit}", description="Credit charged"
-        )
-        self.retries = meter.create_counter(
-            "voipano.retries", unit="{retry}", description="Attempts retried, by reason"
-        )
+        counter = meter.create_counter
+        self.requests = counter("voipano.requests", unit="{request}", description="Calls made")
+        self.charged = counter("voipano.credit.charged", unit="{credit}", description="Credit")
+        self.retries = counter("voipano.retries", unit="{retry}", description="Retries")
+        duration = {"unit": "s", "description": "Wall time of a call, retries included"}
+        try:
+            self.duration = meter.create_histogram(
+                "voipano.request.duration",
+                explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+                **duration,
+            )
+        except TypeError:  # opentelemetry-api before 1.30 takes no advice
+            self.duration = meter.create_histogram("voipano.request.duration", **duration)
 
 
 class Telemetry:
@@ -80,8 +85,8 @@ class Telemetry:
 
     def __init__(
         self,
-        tracer_provider: Any = None,
-        meter_provider: Any = None,
+        tracer_provider: Any | None = None,
+        meter_provider: Any | None = None,
         *,
         server_address: str,
         server_port: int | None,
@@ -89,58 +94,64 @@ class Telemetry:
     ) -> None:
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
-        self._server = {"server.address": server_address}
+        self._server: dict[str, str | int] = {"server.address": server_address}
         if server_port is not None:
-            self._server["server.port"] = server_port  # type: ignore[assignment]
+            self._server["server.port"] = server_port
         self._scrub = scrub
-        self._api: Any = None  # the opentelemetry.trace module, once looked for
-        self.enabled: bool | None = None  # unknown until the first call
+        self._enabled: bool | None = None  # unknown until the first call
+        self._api: Any = None  # the opentelemetry.trace module, once found
         self._tracer: Any = None
         self._instruments: _Instruments | None = None
-        # With both providers left to OpenTelemetry's globals: the types that mean "none
-        # set yet" (or set to no-op). While both globals are such, a call records nothing
-        # at all, so it skips the span and the instruments (see ``start``).
-        self._idle: tuple[tuple[type, ...], tuple[type, ...]] | None = None
-        self._metrics: Any = None  # the opentelemetry.metrics module, with the above
+        self._idle: tuple[tuple[type, ...], tuple[type, ...]] | None = None  # see _load
+        self._metrics: Any = None  # the opentelemetry.metrics module, with _idle
+
+    @property
+    def enabled(self) -> bool:
+        """Whether ``opentelemetry-api`` is importable (looked for now, if not yet)."""
+        return self._load() if self._enabled is None else self._enabled
 
     def _load(self) -> bool:
+        # Imported by name: the package type-checks with and without OpenTelemetry.
         try:
-            from opentelemetry import metrics, trace
+            trace = importlib.import_module("opentelemetry.trace")
+            metrics = importlib.import_module("opentelemetry.metrics")
         except ImportError:
-            self.enabled = False
+            self._enabled = False
             return False
-        self._api = trace
-        tracer_provider = self._tracer_provider or trace.get_tracer_provider()
-        meter_provider = self._meter_provider or metrics.get_meter_provider()
         from ._version import __version__
 
+        tracer_provider = self._tracer_provider
+        meter_provider = self._meter_provider
+        if tracer_provider is None and meter_provider is None:
+            # The providers that record nothing: an unset global's proxy, or no-op. While
+            # both globals are such, a call would record nothing, not even a parent (the
+            # no-op tracer hands back the current span), so ``start`` skips it, asking on
+            # every call. The meter proxy's class is private: looked for, not assumed.
+            proxy = getattr(getattr(metrics, "_internal", None), "_ProxyMeterProvider", None)
+            meters = (metrics.NoOpMeterProvider, *([proxy] if proxy else []))
+            self._idle = ((trace.ProxyTracerProvider, trace.NoOpTracerProvider), meters)
+            self._metrics = metrics
+        # An unset global is a proxy whose tracer and meter follow a provider set later.
+        if tracer_provider is None:
+            tracer_provider = trace.get_tracer_provider()
+        if meter_provider is None:
+            meter_provider = metrics.get_meter_provider()
         self._tracer = tracer_provider.get_tracer(_SCOPE, __version__)
         self._instruments = _Instruments(meter_provider.get_meter(_SCOPE, __version__))
-        if self._tracer_provider is None and self._meter_provider is None:
-            self._idle = (_idle_tracer_providers(trace), _idle_meter_providers(metrics))
-            self._metrics = metrics
-        self.enabled = True
+        self._api = trace
+        self._enabled = True
         return True
-
-    def _globals_idle(self) -> bool:
-        """Whether neither global provider is set: nothing would be recorded, even a parent.
-
-        OpenTelemetry's no-op tracer hands back the caller's current span as the "new" one,
-        so making it current changes nothing either: skipping the call's record is exact.
-        Asked on every call, as a provider may be set at any time.
-        """
-        assert self._idle is not None
-        tracers, meters = self._idle
-        return isinstance(self._api.get_tracer_provider(), tracers) and isinstance(
-            self._metrics.get_meter_provider(), meters
-        )
 
     def start(self, operation: str, endpoint: str) -> CallRecord:
         """Begin one public call, e.g. ``start("call_otp", "/call-otp")``."""
-        if not self.enabled and (self.enabled is False or not self._load()):
+        if not self._enabled and (self._enabled is False or not self._load()):
             return NO_RECORD
-        if self._idle is not None and self._globals_idle():
-            return NO_RECORD
+        if self._idle is not None:
+            tracers, meters = self._idle
+            if isinstance(self._api.get_tracer_provider(), tracers) and isinstance(
+                self._metrics.get_meter_provider(), meters
+            ):
+                return NO_RECORD
         return _Recording(self, operation, endpoint)
 
     def clean(self, text: str) -> str:
@@ -150,57 +161,34 @@ class Telemetry:
         return mask_phone_numbers(text)
 
 
-def _idle_tracer_providers(trace: Any) -> tuple[type, ...]:
-    """The tracer provider types that record nothing: the proxy of an unset global, no-op."""
-    return (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
-
-
-def _idle_meter_providers(metrics: Any) -> tuple[type, ...]:
-    """The same for meters; the proxy's class is private, so it is looked for, not assumed."""
-    try:
-        from opentelemetry.metrics._internal import _ProxyMeterProvider
-    except ImportError:  # pragma: no cover - a later API without it: only no-op is idle
-        return (metrics.NoOpMeterProvider,)
-    return (_ProxyMeterProvider, metrics.NoOpMeterProvider)
-
-
 class _Recording(CallRecord):
     __slots__ = ("_ended", "_endpoint", "_span", "_started", "_telemetry")
 
     def __init__(self, telemetry: Telemetry, operation: str, endpoint: str) -> None:
         self._telemetry = telemetry
         self._endpoint = endpoint
-        api = telemetry._api
         self._span = telemetry._tracer.start_span(
             f"voipano.{operation}",
-            kind=api.SpanKind.CLIENT,
+            kind=telemetry._api.SpanKind.CLIENT,
             attributes={"voipano.endpoint": endpoint, **telemetry._server},
         )
         self._started = time.perf_counter()
         self._ended = False
 
     @contextlib.contextmanager
-    def _current(self) -> Iterator[None]:
+    def use(self) -> Iterator[None]:
         # Not OpenTelemetry's own exception recording: it would keep the raw message.
-        use = self._telemetry._api.use_span
-        with use(
+        with self._telemetry._api.use_span(
             self._span, end_on_exit=False, record_exception=False, set_status_on_exception=False
         ):
             yield
 
-    def use(self) -> contextlib.AbstractContextManager[None]:
-        return self._current()
-
     def retry(self, *, reason: str, wait: float, attempt: int) -> None:
-        attributes = {
-            "voipano.retry.reason": reason,
-            "voipano.retry.wait": wait,
-            "voipano.retry.attempt": attempt,
-        }
-        self._span.add_event("retry", attributes)
-        instruments = self._telemetry._instruments
-        assert instruments is not None
-        instruments.retries.add(1, {"voipano.retry.reason": reason})
+        if self._span.is_recording():
+            wait_and_attempt = {"voipano.retry.wait": wait, "voipano.retry.attempt": attempt}
+            self._span.add_event("retry", {"voipano.retry.reason": reason, **wait_and_attempt})
+        assert self._telemetry._instruments is not None
+        self._telemetry._instruments.retries.add(1, {"voipano.retry.reason": reason})
 
     def end(
         self,
@@ -214,11 +202,11 @@ class _Recording(CallRecord):
         if self._ended:
             return
         self._ended = True
+        elapsed = time.perf_counter() - self._started
         span = self._span
-        outcome = "ok" if error is None else type(error).__name__
         if span.is_recording():
             span.set_attribute("voipano.attempts", attempts)
-            if status_code:
+            if status_code is not None:
                 span.set_attribute("http.response.status_code", status_code)
             if charged is not None:
                 span.set_attribute("voipano.charged", charged)
@@ -227,28 +215,35 @@ class _Recording(CallRecord):
         span.end()
         instruments = self._telemetry._instruments
         assert instruments is not None
+        outcome = "ok" if error is None else type(error).__name__
         labels = {"voipano.endpoint": self._endpoint, "voipano.outcome": outcome}
         instruments.requests.add(1, labels)
-        instruments.duration.record(time.perf_counter() - self._started, labels)
-        if charged:
+        instruments.duration.record(elapsed, labels)
+        if charged is not None and charged > 0:
             instruments.charged.add(charged, {"voipano.endpoint": self._endpoint})
 
     def _record_error(self, error: BaseException, may_have_been_placed: bool | None) -> None:
         import traceback  # only a failed call needs it
 
         span = self._span
-        clean = self._telemetry.clean
-        name = type(error).__name__
+        kind = type(error)
         if may_have_been_placed is not None:
             span.set_attribute("voipano.may_have_been_placed", may_have_been_placed)
-        span.set_attribute("error.type", name)
+        span.set_attribute("error.type", kind.__name__)
+        try:
+            message = str(error)
+        except Exception:  # a broken __str__ must not replace the caller's error
+            message = f"<{kind.__name__}: str() failed>"
+        clean = self._telemetry.clean
+        qualified = f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.")
+        # The event OpenTelemetry's record_exception makes, from the cleaned text.
         span.add_event(
             "exception",
             {
-                "exception.type": f"{type(error).__module__}.{type(error).__qualname__}",
-                "exception.message": clean(str(error)),
+                "exception.type": qualified,
+                "exception.message": clean(message),
                 "exception.stacktrace": clean("".join(traceback.format_exception(error))),
             },
         )
-        status = self._telemetry._api.Status(self._telemetry._api.StatusCode.ERROR, name)
-        span.set_status(status)
+        api = self._telemetry._api
+        span.set_status(api.Status(api.StatusCode.ERROR, kind.__name__))

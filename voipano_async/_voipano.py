@@ -25,7 +25,7 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._streams import StrPath
-from ._sync import AudioStreamSync, BlockingBase, CallReportIterator, _StreamContextSync
+from ._sync import AudioStreamSync, BlockingBase, CallReportIterator, StreamContextSync
 from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions
 
 __all__ = ["Voipano"]
@@ -300,7 +300,7 @@ class Voipano(BlockingBase):
         The blocking form of
         [`AsyncVoipano.stream_call_recording`][voipano_async.AsyncVoipano.stream_call_recording].
         """
-        return _StreamContextSync(
+        return StreamContextSync(
             self._async.stream_call_recording(
                 cdr_id,
                 **options,
@@ -321,7 +321,7 @@ class Voipano(BlockingBase):
         The blocking form of [`AsyncVoipano.stream_voicemail_recording`][voipano_async.AsyncVoipano
         .stream_voicemail_recording].
         """
-        return _StreamContextSync(
+        return StreamContextSync(
             self._async.stream_voicemail_recording(
                 unique_id,
                 context=context,
