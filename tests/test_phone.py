@@ -110,3 +110,17 @@ def test_mask_like_the_vendor() -> None:
         mask_phone_numbers("call 09123456789 to 02191010001 ref 123456789012")
         == "call 09123***789 to 02191***001 ref 123456789012"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("to +989123456789.", "to +989123***789."),
+        ("to 00989123456789,", "to 00989123***789,"),
+        ("to 989123456789", "to 989123***789"),
+        ("به ۰۹۱۲۳۴۵۶۷۸۹ زنگ", "به ۰۹۱۲۳***۷۸۹ زنگ"),
+        ("ids 12345678901234 and 0912345678", "ids 12345678901234 and 0912345678"),
+    ],
+)
+def test_logs_and_spans_mask_every_written_form(text: str, masked: str) -> None:
+    assert mask_phone_numbers(text) == masked

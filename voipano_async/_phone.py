@@ -14,7 +14,8 @@ _DIGITS = {cp: ord("0") + i for i in range(10) for cp in (0x06F0 + i, 0x0660 + i
 # Persian keyboards insert, dashes of every width, dots, slashes and brackets.
 _SEPARATORS = re.compile(r"[\s\u200b-\u200f\u2060\ufeff()\[\]{}.\-/\u2010-\u2015\u2212]+")
 _VALID = re.compile(r"0[0-9]{10}")
-_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(0[0-9]{4})[0-9]{3}([0-9]{3})(?![0-9])")
+# An 11-digit number, or one with a +98, 0098 or 98 prefix, in ASCII digits (see below).
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+98|0098|98|0)[0-9]{4}([0-9]{3})[0-9]{3}(?![0-9])")
 
 
 def normalize_phone_number(value: str) -> str:
@@ -62,4 +63,10 @@ def mask_phone_number(number: str) -> str:
 
 def mask_phone_numbers(text: str) -> str:
     """Mask every 11-digit ``0``-prefixed number inside ``text`` (for log records)."""
-    return _PHONE_IN_TEXT.sub(r"\1***\2", text)
+    # Matched on an ASCII copy: one character for one, so its positions are the text's.
+    parts: list[str] = []
+    end = 0
+    for match in _PHONE_IN_TEXT.finditer(text.translate(_DIGITS)):
+        parts += (text[end : match.start(1)], "***")
+        end = match.end(1)
+    return "".join(parts) + text[end:] if parts else text

@@ -16,6 +16,16 @@ class RateLimiter:
     Waiters are served in the order they asked (an anyio lock is fair): the one at the head
     sleeps until its token is due while the others queue behind it. A waiter cancelled in
     line gives up its place and takes no token.
+
+    Args:
+        rate: requests per second, a positive finite number; the bucket holds
+            ``max(1, rate)`` tokens.
+        clock: the time in seconds; by default the running event loop's clock.
+        sleep: how to wait; by default ``anyio.sleep``.
+
+    Raises:
+        TypeError: ``rate`` is not a number (``bool`` is refused).
+        ValueError: ``rate`` is not more than 0, or not finite.
     """
 
     def __init__(
@@ -31,29 +41,39 @@ class RateLimiter:
             raise ValueError(f"rate_limit must be more than 0 requests per second, got {rate!r}")
         self.rate = float(rate)
         self.capacity = max(1.0, self.rate)
+        self._interval = 1 / self.rate
+        self._span = self.capacity / self.rate  # how long an empty bucket takes to fill
         self._clock = clock
         self._sleep = sleep
-        self._tokens = self.capacity
-        self._updated: float | None = None
+        # The bucket is kept as its backlog (seconds until it is full again) as of
+        # `_updated`: small numbers, so a burst adds up exactly even on a clock that reads
+        # 10**5. After its one sleep the head takes its token; re-checking would chase
+        # float dust with ever tinier sleeps, which spin on a clock that does not move.
+        self._backlog = 0.0
+        self._updated = -math.inf
         self._lock: anyio.Lock | None = None
 
     def _now(self) -> float:
         return self._clock() if self._clock is not None else anyio.current_time()
 
-    def _refill(self) -> None:
-        now = self._now()
-        if self._updated is not None:
-            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
+    def _backlog_at(self, now: float) -> float:
+        # A clock that went back (another event loop's) counts as no time gone by.
+        return max(0.0, self._backlog - max(0.0, now - self._updated))
 
     async def acquire(self) -> None:
-        """Take one token, waiting in line until one is due."""
+        """Take one token, waiting in line until one is due.
+
+        Cancelled while waiting, the caller leaves the line and no token is spent.
+        """
         if self._lock is None:
-            self._lock = anyio.Lock()  # made on first use: it needs a running event loop
+            # Made on first use, by the event loop that will use it: the client is built
+            # outside any loop.
+            self._lock = anyio.Lock()
         async with self._lock:
-            self._refill()
-            while self._tokens < 1:
-                wait = (1 - self._tokens) / self.rate
+            now = self._now()
+            wait = self._backlog_at(now) + self._interval - self._span
+            if wait > self._interval * 1e-6:  # less is rounding, not worth a sleep
                 await (self._sleep or anyio.sleep)(wait)
-                self._refill()
-            self._tokens -= 1
+                now = self._now()
+            self._backlog = self._backlog_at(now) + self._interval
+            self._updated = now

@@ -70,14 +70,11 @@ class _Instruments:
         self.charged = counter("voipano.credit.charged", unit="{credit}", description="Credit")
         self.retries = counter("voipano.retries", unit="{retry}", description="Retries")
         duration = {"unit": "s", "description": "Wall time of a call, retries included"}
-        try:
-            self.duration = meter.create_histogram(
-                "voipano.request.duration",
-                explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-                **duration,
-            )
-        except TypeError:  # opentelemetry-api before 1.30 takes no advice
-            self.duration = meter.create_histogram("voipano.request.duration", **duration)
+        self.duration = meter.create_histogram(
+            "voipano.request.duration",
+            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+            **duration,
+        )
 
 
 class Telemetry:
