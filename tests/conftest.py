@@ -20,6 +20,21 @@ from voipano_async import AsyncVoipano, RetryPolicy  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://voipano.com/api/v1/webservice"
 TOKEN = "test-token-5f2b9c1e8d"
+# The start of a script run in a subprocess that must not see OpenTelemetry: every
+# ``opentelemetry`` import fails, as when the package is not installed.
+NO_OTEL_PRELUDE = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class NoOtel(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "opentelemetry" or name.startswith("opentelemetry."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoOtel())
+"""
+
 # The retry policy the tests configure: today's rules, with waits short enough that no
 # test sleeps for real.
 FAST = RetryPolicy(initial=0.001, cap=0.002)

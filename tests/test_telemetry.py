@@ -31,7 +31,7 @@ from voipano_async import (
 )
 
 from . import samples
-from .conftest import FAST, ROOT, TOKEN
+from .conftest import FAST, NO_OTEL_PRELUDE, ROOT, TOKEN
 
 pytestmark = pytest.mark.anyio
 
@@ -347,17 +347,9 @@ def test_the_blocking_client_takes_the_providers(api: respx.MockRouter, otel: Ot
 
 
 def test_without_opentelemetry_nothing_of_it_is_imported() -> None:
-    script = """
-import sys
-from importlib.abc import MetaPathFinder
-
-class NoOtel(MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "opentelemetry" or name.startswith("opentelemetry."):
-            raise ModuleNotFoundError(name)
-        return None
-
-sys.meta_path.insert(0, NoOtel())
+    script = (
+        NO_OTEL_PRELUDE
+        + """
 import anyio
 from voipano_async.testing import VoipanoSandbox
 
@@ -372,6 +364,7 @@ anyio.run(main)
 assert not [m for m in sys.modules if m.startswith("opentelemetry")], sys.modules
 print("ok")
 """
+    )
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,

@@ -25,7 +25,7 @@ import voipano_async._telemetry as telemetry_module
 from voipano_async import APITimeoutError, ServerError, __version__
 from voipano_async._telemetry import NO_RECORD, Telemetry
 
-from .conftest import ROOT, TOKEN
+from .conftest import NO_OTEL_PRELUDE, ROOT, TOKEN
 
 PHONE = "09123456789"
 
@@ -425,13 +425,6 @@ def test_while_no_global_provider_is_set_a_call_records_nothing(
     assert [span.name for span in otel.finished()] == ["voipano.services"]
 
 
-def test_the_no_op_record_does_nothing() -> None:
-    with NO_RECORD.use():
-        NO_RECORD.retry(reason="HTTP 503", wait=1.0, attempt=1)
-    NO_RECORD.end(attempts=1, status_code=200, charged=160)
-    NO_RECORD.fail(failure())
-
-
 def run(script: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -447,17 +440,9 @@ def run(script: str) -> dict[str, Any]:
 
 def test_without_opentelemetry_nothing_of_it_is_imported_and_nothing_happens() -> None:
     found = run(
-        """
-import json, sys
-from importlib.abc import MetaPathFinder
-
-class NoOtel(MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "opentelemetry" or name.startswith("opentelemetry."):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-sys.meta_path.insert(0, NoOtel())
+        NO_OTEL_PRELUDE
+        + """
+import json
 from voipano_async._telemetry import NO_RECORD, Telemetry
 
 telemetry = Telemetry(object(), object(), server_address="voipano.com", server_port=None)
