@@ -35,6 +35,21 @@ class NoOtel(MetaPathFinder):
 sys.meta_path.insert(0, NoOtel())
 """
 
+
+def run_python(script: str) -> str:
+    """Run ``script`` in a fresh interpreter from the project root; its standard output."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 # The retry policy the tests configure: today's rules, with waits short enough that no
 # test sleeps for real.
 FAST = RetryPolicy(initial=0.001, cap=0.002)

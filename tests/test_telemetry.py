@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from voipano_async import (
 )
 
 from . import samples
-from .conftest import FAST, NO_OTEL_PRELUDE, ROOT, TOKEN
+from .conftest import FAST, NO_OTEL_PRELUDE, TOKEN, run_python
 
 pytestmark = pytest.mark.anyio
 
@@ -365,16 +363,7 @@ assert not [m for m in sys.modules if m.startswith("opentelemetry")], sys.module
 print("ok")
 """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    assert run_python(script).strip() == "ok"
 
 
 async def test_the_fastapi_tree_in_the_docs(api: respx.MockRouter, otel: Otel) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +23,7 @@ import voipano_async._telemetry as telemetry_module
 from voipano_async import APITimeoutError, ServerError, __version__
 from voipano_async._telemetry import NO_RECORD, Telemetry
 
-from .conftest import NO_OTEL_PRELUDE, ROOT, TOKEN
+from .conftest import NO_OTEL_PRELUDE, TOKEN, run_python
 
 PHONE = "09123456789"
 
@@ -426,16 +424,7 @@ def test_while_no_global_provider_is_set_a_call_records_nothing(
 
 
 def run(script: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout))
+    return dict(json.loads(run_python(script)))
 
 
 def test_without_opentelemetry_nothing_of_it_is_imported_and_nothing_happens() -> None:

@@ -62,14 +62,16 @@ class Transport(Sender):
         checked = parse_options(options, body=json is not None)
         record = self.pool.telemetry.start(operation, path)
         try:
-            result = await self._request(method, path, cl, params, json, charged, checked, record)
+            result, meta = await self._request(
+                method, path, cl, params, json, charged, checked, record
+            )
         except BaseException as error:
             record.fail(error)
             raise
         billing = getattr(result, "billing", None)
         record.end(
-            attempts=result.meta.attempts,  # type: ignore[attr-defined]
-            status_code=result.meta.status_code,  # type: ignore[attr-defined]
+            attempts=meta.attempts,
+            status_code=meta.status_code,
             charged=billing.charged if billing is not None else None,
         )
         return result
@@ -84,7 +86,7 @@ class Transport(Sender):
         charged: bool,
         options: Options,
         record: CallRecord,
-    ) -> T:
+    ) -> tuple[T, ResponseMeta]:
         slot = await self.pool.acquire()
         started = time.perf_counter()
         try:
@@ -111,22 +113,22 @@ class Transport(Sender):
             elif error.request_id is None:
                 error.request_id = request_id_of(response.headers, None, self.scrub_text)
             raise
+        meta = self._meta(response, attempts, started, getattr(result, "request_id", None))
         # The model is frozen; its ``meta`` (no part of its value) is set here, once.
-        object.__setattr__(
-            result,
-            "meta",
-            self._meta(response, attempts, started, getattr(result, "request_id", None)),
-        )
-        return result
+        object.__setattr__(result, "meta", meta)
+        return result, meta
 
     def _meta(
         self, response: httpx2.Response, attempts: int, started: float, body_id: object = None
     ) -> ResponseMeta:
-        found = request_id_of(response.headers, None, self.scrub_text)
+        """The answer's ``meta``; ``body_id`` is the result's own ``request_id``, if any."""
+        request_id = request_id_of(response.headers, None, self.scrub_text)
+        if request_id is None and isinstance(body_id, str):
+            request_id = body_id
         return ResponseMeta(
             status_code=response.status_code,
             headers=response.headers,
-            request_id=found if found is not None or not isinstance(body_id, str) else body_id,
+            request_id=request_id,
             attempts=attempts,
             elapsed=time.perf_counter() - started,
         )
