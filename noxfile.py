@@ -150,10 +150,13 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package, and pyright's check of the public types."""
+    """mypy --strict on the package, pyright's check of the public types, tests/typing."""
     session.install(".[cli,sandbox,otel]", "mypy", "pyright[nodejs]", *TEST_DEPS)
     session.run("mypy", "--strict", "voipano_async")
     session.run("pyright", "--verifytypes", "voipano_async", "--ignoreexternal")
+    # What users' type checkers see of the blocking client, whose methods are made at run time.
+    session.run("mypy", "--strict", "tests/typing")
+    session.run("pyright", "tests/typing")
 
 
 @nox.session

@@ -149,3 +149,18 @@ def test_reference_examples_are_code_not_quotes(site: Path) -> None:
     assert "<blockquote" not in page
     code = "\n".join(_read(site / "reference" / "index.html").blocks)
     assert ">>> call = await client.secure_call(" in code
+
+
+def test_the_reference_shows_every_blocking_method_with_its_parameters(site: Path) -> None:
+    """Voipano's methods are made at import time; a static reading saw them as attributes."""
+    from voipano_async import Voipano
+
+    text = "".join(_read(site / "reference" / "index.html").text)
+    blocking = text[text.index("voipano_async.Voipano\n") :]
+    blocking = blocking[: blocking.index("voipano_async.CallReportPager")]
+    assert "__init__(token=None, *, base_url=None" in blocking
+    assert "call_otp(phone_number, *, purpose=None, client_ref=None, **options)" in blocking
+    for name in sorted(n for n in vars(Voipano) if not n.startswith("_")):
+        assert f"{name}(" in blocking, name
+        assert f"The blocking form of AsyncVoipano.{name}." in blocking, name
+    assert "blocking(AsyncVoipano" not in blocking

@@ -98,6 +98,28 @@ async def test_secure_call_without_provider(api: respx.MockRouter, client: Async
     assert call.billing.remaining_credit == 9880
 
 
+@pytest.mark.parametrize("method", ["click_to_call", "secure_call"])
+async def test_the_api_timeout_goes_in_the_body_and_the_http_one_does_not(
+    api: respx.MockRouter, client: AsyncVoipano, method: str
+) -> None:
+    path = "/" + method.replace("_", "-")
+    route = api.post(path).respond(200, json=samples.CLICK_TO_CALL)
+    call = getattr(client, method)
+
+    await call("09123456789", "02191010001", timeout=30, limit=600, request_timeout=7)
+
+    assert sent_json(route) == {
+        "call_source": "09123456789",
+        "call_destination": "02191010001",
+        "timeout": 30,
+        "limit": 600,
+    }
+    assert route.calls.last.request.extensions["timeout"]["read"] == 7
+    with pytest.raises(TypeError, match="timout"):
+        await call("09123456789", "02191010001", timout=30)
+    assert route.call_count == 1
+
+
 @pytest.mark.parametrize(
     ("method", "args"),
     [

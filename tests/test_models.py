@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voipano_async import (
+    Answer,
     Billing,
     CallOtpResult,
     CallReport,
@@ -199,3 +200,19 @@ def test_a_billing_inside_data_neither_fails_nor_stands_in_for_a_missing_one(
 def test_only_result_models_are_structured_with_a_billing() -> None:
     with pytest.raises(TypeError, match="no billing field"):
         structure_result({}, CallReport, billing=FREE, path="$.data")
+
+
+@pytest.mark.parametrize(("body", "cl"), SAMPLES)
+def test_every_answer_lists_its_own_fields_first_then_billing_extra_meta(
+    body: dict[str, Any], cl: type[Any]
+) -> None:
+    """The order of a result's repr and of the CLI's JSON keys and CSV columns."""
+    result = decode_result(httpx2.Response(200, json=body), cl, charged=False)
+    assert isinstance(result, Answer)
+    names = [field.name for field in attrs.fields(cl)]
+    assert names[-3:] == ["billing", "extra", "meta"]
+    assert names[0] == next(iter(body["data"]))  # the API's first field leads
+    assert repr(result).startswith(f"{cl.__name__}({names[0]}=")
+    # Every nested model keeps unknown keys in extra, declared last.
+    assert [f.name for f in attrs.fields(CallReport)][-1] == "extra"
+    assert [f.name for f in attrs.fields(Billing)][-1] == "extra"

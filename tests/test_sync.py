@@ -197,20 +197,6 @@ def _parameters(method: object) -> list[tuple[str, object, object, object]]:
     ]
 
 
-def test_the_blocking_client_is_generated_from_the_async_one_and_up_to_date() -> None:
-    import importlib.util
-
-    script = Path(__file__).resolve().parent.parent / "scripts" / "gen_blocking.py"
-    spec = importlib.util.spec_from_file_location("gen_blocking", script)
-    assert spec is not None
-    assert spec.loader is not None
-    generator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generator)
-    assert generator.TARGET.read_text(encoding="utf-8") == generator.generate(), (
-        "voipano_async/_voipano.py is out of date: run python scripts/gen_blocking.py"
-    )
-
-
 def test_the_two_clients_have_the_same_methods_and_signatures() -> None:
     def public(cls: type) -> set[str]:
         return {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
@@ -223,8 +209,47 @@ def test_the_two_clients_have_the_same_methods_and_signatures() -> None:
             getattr(Voipano, sync_name)
         ), name
     assert _parameters(AsyncVoipano.__init__) == _parameters(Voipano.__init__)
-    for prop in ("base_url", "max_retries", "timeout", "is_closed"):
+    for prop in ("base_url", "max_retries", "retry", "timeout", "spent", "is_closed"):
         assert isinstance(getattr(Voipano, prop), property)
+
+
+def test_help_shows_each_blocking_method_with_its_parameters_and_what_it_returns() -> None:
+    import pydoc
+
+    text = pydoc.render_doc(Voipano, renderer=pydoc.plaintext)
+    assert "call_otp(self, phone_number: 'str', *, purpose: 'str | None' = None" in text
+    assert "-> 'CallReportIterator'" in text
+    assert "stream_call_recording(self, cdr_id: 'str | CallReport'" in text
+    assert "The blocking form of [`AsyncVoipano.secure_call`]" in text
+    assert "<function" not in text
+    assert "object at 0x" not in text
+    client = Voipano("token-0123456789")
+    try:
+        returns = {
+            name: inspect.signature(getattr(client, name)).return_annotation
+            for name in ("services", "call_reports", "stream_call_recording", "with_options")
+        }
+        assert returns == {
+            "services": "ServiceList",
+            "call_reports": "CallReportIterator",
+            "stream_call_recording": "StreamContextSync",
+            "with_options": "Voipano",
+        }
+        assert client.services.__qualname__ == "Voipano.services"
+        assert client.services.__module__ == "voipano_async._voipano"
+        assert "self" not in inspect.signature(client.services).parameters
+    finally:
+        client.close()
+
+
+def test_a_blocking_method_called_on_the_class_takes_the_client_first(
+    sandbox: VoipanoSandbox,
+) -> None:
+    with sandbox.sync_client() as client:
+        assert Voipano.services(client).total == 2
+        copy = Voipano.with_options(client, max_retries=0)
+        assert isinstance(copy, Voipano)
+        assert copy.max_retries == 0
 
 
 # -- a client that is never closed must not keep the process alive ---------------------------

@@ -135,8 +135,7 @@ def test_a_call_is_one_client_span_under_the_callers_span(otel: Otel) -> None:
 
 def test_what_is_not_known_is_left_out(otel: Otel) -> None:
     record = otel.telemetry(server_port=None).start("services", "/services")
-    # Whether a call may have been placed is told only on failure.
-    record.end(attempts=2, may_have_been_placed=True)
+    record.end(attempts=2)  # no status, no charge: neither is recorded
 
     [span] = otel.finished()
     assert span.parent is None
@@ -185,8 +184,9 @@ def test_retries_are_span_events_and_counted_by_reason(otel: Otel) -> None:
 
 def test_a_failure_sets_the_error_and_records_it_masked(otel: Otel) -> None:
     error = failure()
+    error.attempts = 3
     record = otel.telemetry().start("call_otp", "/call-otp")
-    record.end(attempts=3, error=error, may_have_been_placed=True)
+    record.fail(error)
 
     [span] = otel.finished()
     assert span.status.status_code is StatusCode.ERROR
@@ -218,7 +218,7 @@ def test_a_failure_sets_the_error_and_records_it_masked(otel: Otel) -> None:
 
 def test_a_builtin_error_is_named_without_its_module(otel: Otel) -> None:
     record = otel.telemetry().start("services", "/services")
-    record.end(attempts=1, error=ValueError(f"bad {PHONE}"))
+    record.fail(ValueError(f"bad {PHONE}"))
 
     [span] = otel.finished()
     [event] = span.events
@@ -233,7 +233,7 @@ def test_an_error_that_cannot_be_shown_is_still_recorded(otel: Otel) -> None:
             raise RuntimeError("no")
 
     record = otel.telemetry().start("services", "/services")
-    record.end(attempts=1, error=Unprintable())
+    record.fail(Unprintable())
 
     [span] = otel.finished()
     [event] = span.events
@@ -262,7 +262,7 @@ def test_the_metrics_count_time_and_add_up_credit(
     telemetry = otel.telemetry()
     telemetry.start("call_otp", "/call-otp").end(attempts=1, status_code=200, charged=160)
     telemetry.start("call_otp", "/call-otp").end(attempts=1, status_code=200, charged=160)
-    telemetry.start("call_otp", "/call-otp").end(attempts=3, error=failure())
+    telemetry.start("call_otp", "/call-otp").fail(failure())
     telemetry.start("services", "/services").end(attempts=1, status_code=200, charged=0)
 
     found = otel.metrics()
@@ -295,7 +295,7 @@ def test_the_metrics_count_time_and_add_up_credit(
 def test_end_twice_records_once(otel: Otel) -> None:
     record = otel.telemetry().start("call_otp", "/call-otp")
     record.end(attempts=1, status_code=200, charged=160)
-    record.end(attempts=5, status_code=500, charged=160, error=failure())
+    record.end(attempts=5, status_code=500, charged=160)
     record.fail(failure())
 
     [span] = otel.finished()
@@ -386,7 +386,7 @@ def test_a_span_not_sampled_costs_no_cleaning_but_is_counted(otel: Otel) -> None
     with record.use():
         assert trace.get_current_span().get_span_context().is_valid
     record.retry(reason="HTTP 429", wait=1.0, attempt=1)
-    record.end(attempts=2, error=failure(), may_have_been_placed=True)
+    record.fail(failure())
 
     assert otel.finished() == []
     assert cleaned == []
@@ -439,7 +439,7 @@ record = telemetry.start("call_otp", "/call-otp")
 with record.use():
     record.retry(reason="HTTP 503", wait=0.5, attempt=1)
 record.end(attempts=2, status_code=200, charged=160)
-record.end(attempts=2, error=ValueError("x"), may_have_been_placed=True)
+record.fail(ValueError("x"))
 print(json.dumps({
     "no_record": record is NO_RECORD,
     "again": telemetry.start("services", "/services") is NO_RECORD,
@@ -472,7 +472,7 @@ print(json.dumps({"before": before, "after": "opentelemetry.trace" in sys.module
 )
 def test_no_form_of_a_phone_number_is_recorded(otel: Otel, number: str) -> None:
     record = otel.telemetry().start("call_otp", "/call-otp")
-    record.end(attempts=1, error=ValueError(f"{number} did not answer"))
+    record.fail(ValueError(f"{number} did not answer"))
 
     [span] = otel.finished()
     assert number not in recorded(span)

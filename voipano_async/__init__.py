@@ -28,6 +28,7 @@ from ._exceptions import (
     VoipanoError,
 )
 from ._models import (
+    Answer,
     Billing,
     CallOtpResult,
     CallProvider,
@@ -46,7 +47,7 @@ from ._pager import CallReportPager
 from ._phone import mask_phone_number, normalize_phone_number
 from ._retry import RetryPolicy
 from ._streams import AudioStream, AudioStreamContext
-from ._types import NOT_GIVEN, NotGiven, ReadOptions, RequestOptions
+from ._types import NOT_GIVEN, CallOptions, NotGiven, ReadOptions, RequestOptions
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "Answer",
     "AsyncVoipano",
     "AudioStream",
     "AudioStreamContext",
@@ -69,6 +71,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Billing",
+    "CallOptions",
     "CallOtpResult",
     "CallProvider",
     "CallReport",

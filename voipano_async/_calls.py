@@ -9,7 +9,7 @@ from ._exceptions import VoipanoError
 from ._models import CallOtpResult, CallResult
 from ._phone import normalize_phone_number
 from ._transport import Transport
-from ._types import RequestOptions
+from ._types import CallOptions, RequestOptions
 
 __all__ = ["ChargedCalls"]
 
@@ -53,23 +53,16 @@ class ChargedCalls:
         return await self._charged("/call-otp", body, CallOtpResult, options)
 
     async def click_to_call(
-        self,
-        call_source: str,
-        call_destination: str,
-        *,
-        timeout: int | None = None,  # noqa: ASYNC109 (the vendor's ring time)
-        limit: int | None = None,
-        **options: Unpack[RequestOptions],
+        self, call_source: str, call_destination: str, **options: Unpack[CallOptions]
     ) -> CallResult:
         """Ring ``call_source``, then connect it to ``call_destination`` (charged: 80).
 
         Args:
             call_source: The number rung first.
             call_destination: The number it is connected to.
-            timeout: The API's ``timeout`` field (ring time in seconds, most likely).
-            limit: The API's ``limit`` field (maximum call length in seconds, most likely).
-            **options: Per-call [options][voipano_async.RequestOptions]; ``request_timeout``
-                is the HTTP timeout, not the API's ``timeout``.
+            **options: The API's ``timeout`` (ring time) and ``limit`` (longest call),
+                and any per-call option: see [`CallOptions`][voipano_async.CallOptions].
+                ``request_timeout`` is the HTTP timeout, not the API's ``timeout``.
 
         Raises:
             InvalidPhoneNumberError: Before any request, for a number that is not valid.
@@ -79,17 +72,10 @@ class ChargedCalls:
         Examples:
             >>> call = await client.click_to_call("09123456789", "02191010001", timeout=30)
         """
-        body = _call_body(call_source, call_destination, timeout, limit)
-        return await self._charged("/click-to-call", body, CallResult, options)
+        return await self._connect("/click-to-call", call_source, call_destination, options)
 
     async def secure_call(
-        self,
-        call_source: str,
-        call_destination: str,
-        *,
-        timeout: int | None = None,  # noqa: ASYNC109 (the vendor's ring time)
-        limit: int | None = None,
-        **options: Unpack[RequestOptions],
+        self, call_source: str, call_destination: str, **options: Unpack[CallOptions]
     ) -> CallResult:
         """Connect two numbers without showing either one to the other (charged: 120).
 
@@ -99,8 +85,19 @@ class ChargedCalls:
         Examples:
             >>> call = await client.secure_call("09123456789", "09129876543", limit=30)
         """
-        body = _call_body(call_source, call_destination, timeout, limit)
-        return await self._charged("/secure-call", body, CallResult, options)
+        return await self._connect("/secure-call", call_source, call_destination, options)
+
+    async def _connect(
+        self, path: str, call_source: str, call_destination: str, options: CallOptions
+    ) -> CallResult:
+        """Both endpoints that join two numbers: the same body, the same rules."""
+        body: dict[str, Any] = {
+            "call_source": normalize_phone_number(call_source),
+            "call_destination": normalize_phone_number(call_destination),
+        }
+        fields = {"timeout": options.pop("timeout", None), "limit": options.pop("limit", None)}
+        body.update((name, value) for name, value in fields.items() if value is not None)
+        return await self._charged(path, body, CallResult, options)
 
     async def _charged(
         self, path: str, body: dict[str, Any], cl: type[Charged], options: Mapping[str, Any]
@@ -129,17 +126,3 @@ class ChargedCalls:
             raise
         guard.settle(path, price, result.billing, placed=True)
         return result
-
-
-def _call_body(
-    call_source: str, call_destination: str, timeout: int | None, limit: int | None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "call_source": normalize_phone_number(call_source),
-        "call_destination": normalize_phone_number(call_destination),
-    }
-    if timeout is not None:
-        body["timeout"] = timeout
-    if limit is not None:
-        body["limit"] = limit
-    return body

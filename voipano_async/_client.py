@@ -34,10 +34,51 @@ from ._telemetry import Telemetry
 from ._transport import Transport
 from ._types import NOT_GIVEN, NotGiven, Secret, to_timeout
 
-__all__ = ["AsyncVoipano"]
+__all__ = ["AsyncVoipano", "ClientSettings"]
 
 
-class AsyncVoipano(ChargedCalls, Reads):
+class ClientSettings:
+    """The settings both clients show (``AsyncVoipano`` and the blocking ``Voipano``)."""
+
+    _transport: Transport
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL requests go to."""
+        return str(self._transport.base_url)
+
+    @property
+    def max_retries(self) -> int:
+        """Extra attempts allowed for a failed request."""
+        return self._transport.retry.max_retries
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy: ``client.with_options(retry=attrs.evolve(client.retry, ...))``."""
+        return self._transport.retry
+
+    @property
+    def timeout(self) -> httpx2.Timeout:
+        """The HTTP timeout for API calls."""
+        return self._transport.timeout
+
+    @property
+    def spent(self) -> int:
+        """Credit spent on charged calls so far by this client and its copies.
+
+        Settled from each answer's ``charged``; a call that may have been placed without
+        an answer (a timeout, a dropped connection, a 5xx) is counted at its price.
+        """
+        return self._transport.pool.guard.spent
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "_transport"):  # the constructor raised
+            return f"<{name} (not initialised)>"
+        return f"{name}(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+
+class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
     """The async client for the Voipano webservice.
 
     Args:
@@ -183,46 +224,10 @@ class AsyncVoipano(ChargedCalls, Reads):
         )
         self._owns_pool = True
 
-    # -- configuration and lifecycle ----------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL requests go to."""
-        return str(self._transport.base_url)
-
-    @property
-    def max_retries(self) -> int:
-        """Extra attempts allowed for a failed request."""
-        return self._transport.retry.max_retries
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy: ``client.with_options(retry=attrs.evolve(client.retry, ...))``."""
-        return self._transport.retry
-
-    @property
-    def timeout(self) -> httpx2.Timeout:
-        """The HTTP timeout for API calls."""
-        return self._transport.timeout
-
-    @property
-    def spent(self) -> int:
-        """Credit spent on charged calls so far by this client and its copies.
-
-        Settled from each answer's ``charged``; a call that may have been placed without
-        an answer (a timeout, a dropped connection, a 5xx) is counted at its price.
-        """
-        return self._transport.pool.guard.spent
-
     @property
     def is_closed(self) -> bool:
         """Whether this client (or the client whose pool it shares) has been closed."""
         return self._transport.closed or self._transport.pool.closed
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "_transport"):  # the constructor raised
-            return "<AsyncVoipano (not initialised)>"
-        return f"AsyncVoipano(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
     def with_options(
         self,

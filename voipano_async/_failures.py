@@ -90,24 +90,27 @@ def certificate_failure(exc: BaseException) -> str | None:
     return None
 
 
+# What a transport error means, first match wins: (httpx2 error, the SDK's error, whether
+# the request may have reached the server, the reason given). Anything else: dropped.
+_Kinds = type[Exception] | tuple[type[Exception], ...]
+TRANSPORT_FAILURES: tuple[tuple[_Kinds, type[APIConnectionError], bool, str], ...] = (
+    (httpx2.LocalProtocolError, APIConnectionError, False, "invalid request"),
+    (httpx2.ConnectTimeout, APITimeoutError, False, "connect timeout"),
+    (httpx2.PoolTimeout, APITimeoutError, False, "pool timeout"),
+    (NOT_SENT, APIConnectionError, False, "connection failed"),
+    (httpx2.UnsupportedProtocol, APIConnectionError, False, "unsupported protocol"),
+    (httpx2.ReadTimeout, APITimeoutError, True, "read timeout"),
+    (httpx2.WriteTimeout, APITimeoutError, True, "write timeout"),
+)
+
+
 def describe_failure(exc: httpx2.TransportError) -> tuple[type[APIConnectionError], bool, str]:
     """(error class, whether the request may have reached the server, short reason)."""
     if isinstance(exc, httpx2.ConnectError) and certificate_failure(exc) is not None:
         return APIConnectionError, False, "TLS certificate not trusted"
-    if isinstance(exc, httpx2.LocalProtocolError):
-        return APIConnectionError, False, "invalid request"
-    if isinstance(exc, httpx2.ConnectTimeout):
-        return APITimeoutError, False, "connect timeout"
-    if isinstance(exc, httpx2.PoolTimeout):
-        return APITimeoutError, False, "pool timeout"
-    if isinstance(exc, NOT_SENT):
-        return APIConnectionError, False, "connection failed"
-    if isinstance(exc, httpx2.UnsupportedProtocol):
-        return APIConnectionError, False, "unsupported protocol"
-    if isinstance(exc, httpx2.ReadTimeout):
-        return APITimeoutError, True, "read timeout"
-    if isinstance(exc, httpx2.WriteTimeout):
-        return APITimeoutError, True, "write timeout"
+    for kind, error, maybe_sent, reason in TRANSPORT_FAILURES:
+        if isinstance(exc, kind):
+            return error, maybe_sent, reason
     return APIConnectionError, True, "connection dropped"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "Answer",
     "Billing",
     "CallOtpResult",
     "CallProvider",
@@ -39,8 +40,28 @@ def _extra_field() -> Any:
     return attrs.field(default=EMPTY_EXTRA, repr=lambda extra: repr(dict(extra)))
 
 
+# The fields the base classes give, in the order they close every model.
+_SHARED = ("billing", "extra", "meta")
+
+
+def _own_first(cls: type, fields: "list[attrs.Attribute[Any]]") -> "list[attrs.Attribute[Any]]":
+    """A model's own fields first, in the API's order; then ``billing``, ``extra``, ``meta``.
+
+    The order of ``repr``, of the CLI's JSON keys and CSV columns.
+    """
+    shared = sorted((f for f in fields if f.name in _SHARED), key=lambda f: _SHARED.index(f.name))
+    return [f for f in fields if f.name not in _SHARED] + shared
+
+
 @attrs.frozen(kw_only=True)
-class Billing:
+class Model:
+    """What every model has: ``extra``, the keys of its JSON object the SDK does not model."""
+
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class Billing(Model):
     """What a request cost, as the envelope's ``billing`` reports it.
 
     Attributes:
@@ -53,7 +74,6 @@ class Billing:
     charged: int
     unit_price: int
     remaining_credit: int | None = None
-    extra: Mapping[str, Any] = _extra_field()
 
 
 FREE = Billing(charged=0, unit_price=0)
@@ -89,8 +109,23 @@ NO_META = ResponseMeta(
 """The ``meta`` of a result that did not come from the server (one you built yourself)."""
 
 
-@attrs.frozen(kw_only=True)
-class CallOtpResult:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class Answer(Model):
+    """What every endpoint's answer has besides its own fields (a base class).
+
+    Attributes:
+        billing: What the request cost, from the envelope.
+        extra: Keys of ``data`` that the SDK does not model.
+        meta: How the answer came back: status, headers, request id, attempts
+            ([`ResponseMeta`][voipano_async.ResponseMeta]); no part of its value.
+    """
+
+    billing: Billing
+    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
+
+
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class CallOtpResult(Answer):
     """The answer to [`AsyncVoipano.call_otp`][voipano_async.AsyncVoipano.call_otp].
 
     Attributes:
@@ -98,23 +133,19 @@ class CallOtpResult:
         phone_number: The number called (the server may mask it).
         purpose: The purpose sent with the request, echoed back.
         message: The server's message, usually Persian (``"کد تایید ارسال شد."``).
-        billing: What the call cost.
+        billing: What the OTP call cost, and the credit left.
         extra: Keys of ``data`` that the SDK does not model.
-        meta: How the answer came back: status, headers, request id, attempts
-            ([`ResponseMeta`][voipano_async.ResponseMeta]).
+        meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
     request_id: str
     phone_number: str
     purpose: str | None = None
     message: str | None = None
-    billing: Billing
-    extra: Mapping[str, Any] = _extra_field()
-    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
 
 
-@attrs.frozen(kw_only=True)
-class CallProvider:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class CallProvider(Model):
     """What the telephony provider said when the call was handed over.
 
     Attributes:
@@ -125,11 +156,10 @@ class CallProvider:
 
     success: bool
     status: int | None = None
-    extra: Mapping[str, Any] = _extra_field()
 
 
-@attrs.frozen(kw_only=True)
-class CallResult:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class CallResult(Answer):
     """The answer to a click-to-call or a secure call.
 
     From [`click_to_call`][voipano_async.AsyncVoipano.click_to_call] and
@@ -140,23 +170,19 @@ class CallResult:
         endpoint_number: The line the call is placed from, e.g. ``"02191010001"``.
         status: The call's status, e.g. ``"accepted"``.
         provider: The provider's answer, or ``None`` when the server does not report it.
-        billing: What the call cost.
+        billing: What the call cost, and the credit left.
         extra: Keys of ``data`` that the SDK does not model.
-        meta: How the answer came back: status, headers, request id, attempts
-            ([`ResponseMeta`][voipano_async.ResponseMeta]).
+        meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
     request_id: str
     endpoint_number: str | None = None
     status: str
     provider: CallProvider | None = None
-    billing: Billing
-    extra: Mapping[str, Any] = _extra_field()
-    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
 
 
-@attrs.frozen(kw_only=True)
-class CallReport:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class CallReport(Model):
     """One call in the call reports.
 
     Attributes:
@@ -176,11 +202,10 @@ class CallReport:
     call_destination: str | None = None
     has_recording: bool = False
     recording_url: str | None = None
-    extra: Mapping[str, Any] = _extra_field()
 
 
-@attrs.frozen(kw_only=True)
-class Pagination:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class Pagination(Model):
     """Where a page sits in the whole list (Laravel-style page numbers, from 1).
 
     Attributes:
@@ -195,11 +220,10 @@ class Pagination:
     per_page: int
     total: int
     last_page: int
-    extra: Mapping[str, Any] = _extra_field()
 
 
-@attrs.frozen(kw_only=True)
-class CallReportsPage:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class CallReportsPage(Answer):
     """One page of call reports.
 
     From [`call_reports_page`][voipano_async.AsyncVoipano.call_reports_page] and the pages
@@ -211,20 +235,16 @@ class CallReportsPage:
         pagination: Where the page sits in the whole list.
         billing: What the request cost (nothing, by the published samples).
         extra: Keys of ``data`` that the SDK does not model.
-        meta: How the answer came back: status, headers, request id, attempts
-            ([`ResponseMeta`][voipano_async.ResponseMeta]).
+        meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
     endpoint_number: str | None = None
     items: list[CallReport]
     pagination: Pagination
-    billing: Billing
-    extra: Mapping[str, Any] = _extra_field()
-    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
 
 
-@attrs.frozen(kw_only=True)
-class ServicePackage:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class ServicePackage(Model):
     """The plan a service subscription is on.
 
     Attributes:
@@ -237,11 +257,10 @@ class ServicePackage:
     id: int
     name: str | None = None
     slug: str | None = None
-    extra: Mapping[str, Any] = _extra_field()
 
 
-@attrs.frozen(kw_only=True)
-class Service:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class Service(Model):
     """A service subscription on the account.
 
     Attributes:
@@ -258,31 +277,26 @@ class Service:
     remaining_days: int | None = None
     package: ServicePackage | None = None
     phone_number: str | None = None
-    extra: Mapping[str, Any] = _extra_field()
 
 
-@attrs.frozen(kw_only=True)
-class ServiceList:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class ServiceList(Answer):
     """The answer to [`AsyncVoipano.services`][voipano_async.AsyncVoipano.services].
 
     Attributes:
         items: The account's services.
         total: How many there are.
-        billing: What the request cost (nothing).
+        billing: What listing the services cost (nothing).
         extra: Keys of ``data`` that the SDK does not model.
-        meta: How the answer came back: status, headers, request id, attempts
-            ([`ResponseMeta`][voipano_async.ResponseMeta]).
+        meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
     items: list[Service]
     total: int
-    billing: Billing
-    extra: Mapping[str, Any] = _extra_field()
-    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
 
 
-@attrs.frozen(kw_only=True)
-class VoicemailInbox:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class VoicemailInbox(Model):
     """A voicemail inbox.
 
     Attributes:
@@ -297,24 +311,19 @@ class VoicemailInbox:
     mailbox: str
     context: str
     fullname: str | None = None
-    extra: Mapping[str, Any] = _extra_field()
 
 
-@attrs.frozen(kw_only=True)
-class VoicemailInboxes:
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class VoicemailInboxes(Answer):
     """The answer to [`voicemail_inboxes`][voipano_async.AsyncVoipano.voicemail_inboxes].
 
     Attributes:
         items: The inboxes.
         allowed_contexts: The voicemail contexts this token may read.
-        billing: What the request cost (nothing).
+        billing: What listing the inboxes cost (nothing).
         extra: Keys of ``data`` that the SDK does not model.
-        meta: How the answer came back: status, headers, request id, attempts
-            ([`ResponseMeta`][voipano_async.ResponseMeta]).
+        meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
     items: list[VoicemailInbox]
     allowed_contexts: list[str]
-    billing: Billing
-    extra: Mapping[str, Any] = _extra_field()
-    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)

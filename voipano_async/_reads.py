@@ -85,7 +85,7 @@ class Reads:
         start_page: int = 1,
         **options: Unpack[ReadOptions],
     ) -> CallReportPager:
-        """Every call report, across all pages: ``async for report in client.call_reports()``.
+        """Every call report, across all pages, fetched a few pages ahead as you iterate.
 
         Args:
             per_page: The page size, sent as the API's ``limit``.
@@ -176,7 +176,7 @@ class Reads:
         cdr_id: str | CallReport,
         **options: Unpack[ReadOptions],
     ) -> AudioStreamContext:
-        """Stream a call's recording: ``async with client.stream_call_recording(id) as audio:``.
+        """Open a call's recording as a stream, to read in chunks inside a ``with`` block.
 
         Args:
             cdr_id: The call's ``call_details_record_id``, or its
@@ -199,7 +199,7 @@ class Reads:
         mailbox: str,
         **options: Unpack[ReadOptions],
     ) -> AudioStreamContext:
-        """Stream a voicemail message: ``async with client.stream_voicemail_recording(...)``.
+        """Open a voicemail message as a stream, to read in chunks inside a ``with`` block.
 
         Args:
             unique_id: The message's id, e.g. ``"1739558127.155"``.

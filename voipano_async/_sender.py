@@ -134,18 +134,13 @@ class Sender:
         if options.body is not None and json is not None:
             json = {**json, **options.body}
         http = self.pool.http
+        url = self._url(path)
         if type(http).build_request is not _BUILD_REQUEST:
             # A client class that builds requests its own way is asked to.
-            headers = self._api_headers.value
-            if options.headers:
-                headers = {**headers, **options.headers}
+            headers = {**self._api_headers.value, **(options.headers or {})}
+            chosen = options.timeout or timeout
             return http.build_request(
-                method,
-                self._url(path),
-                params=params,
-                json=json,
-                headers=headers,
-                timeout=options.timeout or timeout,
+                method, url, params=params, json=json, headers=headers, timeout=chosen
             )
         # What ``AsyncClient.build_request`` does, with the parts that are the same on
         # every call (the URL, the merged headers, the timeout) made once.
@@ -164,7 +159,7 @@ class Sender:
             timeouts = dict(cached[1])
         return httpx2.Request(
             method,
-            self._url(path),
+            url,
             params=params,
             json=json,
             headers=merged,

@@ -1,33 +1,53 @@
 """The blocking client's machinery: its event-loop thread, streams and report iterator.
 
-There is one implementation of every request: the async one. ``Voipano`` (generated into
-``_voipano.py`` from ``AsyncVoipano``) owns an anyio blocking portal (one event-loop
-thread per client) and hands each call to it, so retries, errors, paging and the
-no-double-charge rules are the same code as in ``AsyncVoipano``.
+There is one implementation of every request: the async one. ``Voipano`` (``_voipano.py``)
+owns an anyio blocking portal (one event-loop thread per client) and hands each call to
+it, so retries, errors, paging and the no-double-charge rules are the same code as in
+``AsyncVoipano``. Its methods are not written out again: each is made here from the
+``AsyncVoipano`` method of the same name (``blocking``, ``copying``, ``same_arguments``),
+keeping that method's parameters for type checkers, ``help()`` and ``inspect``.
 """
 
 from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import functools
+import inspect
 import threading
+import types
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeAlias, TypeVar, overload
 
 import anyio.from_thread
 
-from ._client import AsyncVoipano
+from ._client import AsyncVoipano, ClientSettings
 from ._exceptions import VoipanoError
 from ._models import CallReport, CallReportsPage
 from ._pager import CallReportPager
 from ._streams import AudioStream, AudioStreamContext, StrPath
 
-__all__ = ["AudioStreamSync", "BlockingBase", "CallReportIterator", "StreamContextSync"]
+__all__ = [
+    "AudioStreamSync",
+    "BlockingBase",
+    "BlockingMethod",
+    "CallReportIterator",
+    "CopyingMethod",
+    "StreamContextSync",
+    "blocking",
+    "copying",
+    "same_arguments",
+    "wrapping",
+]
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+B = TypeVar("B", bound="BlockingBase")
 
 
 # Runners still open when the interpreter exits; closed by ``_close_at_exit``.
@@ -201,10 +221,11 @@ def _step(iterator: Any, runner: _Runner) -> Iterator[Any]:
             return
 
 
-class BlockingBase:
+class BlockingBase(ClientSettings):
     """What the blocking client adds to the async one: its thread, and closing it.
 
-    ``Voipano`` (generated from ``AsyncVoipano`` into ``_voipano.py``) builds on this.
+    ``Voipano`` (``_voipano.py``) builds on this; its settings (``base_url``, ``retry``,
+    ``spent``...) are ``ClientSettings``, read from the async client it runs.
     """
 
     _async: AsyncVoipano
@@ -213,6 +234,7 @@ class BlockingBase:
 
     def _start(self, client: AsyncVoipano) -> None:
         self._async = client
+        self._transport = client._transport
         self._runner = _Runner()
         self._runner.on_stop = client.aclose
         self._owns_runner = True
@@ -221,20 +243,24 @@ class BlockingBase:
         """A client over ``client`` sharing this one's loop thread (``with_options``)."""
         copy = object.__new__(type(self))
         copy._async = client
+        copy._transport = client._transport
         copy._runner = self._runner
         copy._owns_runner = False
         return copy
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The methods ``blocking`` made belong to the subclass (``Voipano``), for
+        # ``help()``, tracebacks and the docs.
+        super().__init_subclass__(**kwargs)
+        for name, value in vars(cls).items():
+            if isinstance(value, types.FunctionType) and value.__module__ == __name__:
+                value.__qualname__ = f"{cls.__qualname__}.{name}"
+                value.__module__ = cls.__module__
 
     @property
     def is_closed(self) -> bool:
         """Whether this client (or the client whose pool it shares) has been closed."""
         return self._async.is_closed or self._runner.closed
-
-    def __repr__(self) -> str:
-        name = type(self).__name__
-        if not hasattr(self, "_runner"):  # the constructor raised
-            return f"<{name} (not initialised)>"
-        return f"{name}(base_url={self._async.base_url!r}, max_retries={self._async.max_retries})"
 
     def close(self) -> None:
         """Close the client, its connection pool and its loop thread; twice is harmless."""
@@ -252,3 +278,96 @@ class BlockingBase:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+# -- the blocking client's methods, made from the async client's --------------------------
+
+
+# A method read from the class rather than a client: it takes the client first.
+Unbound: TypeAlias = Callable[Concatenate["BlockingBase", P], R]
+
+
+class BlockingMethod(Protocol[P, R_co]):
+    """How type checkers see a method of ``Voipano``: the async method's parameters, ``R_co``.
+
+    At run time it is a plain function (``blocking`` makes it), so it binds, shows in
+    ``help()`` and answers ``inspect.signature`` like any method.
+    """
+
+    @overload
+    def __get__(self, client: None, owner: type[Any], /) -> Unbound[P, R_co]: ...
+    @overload
+    def __get__(self, client: BlockingBase, owner: type[Any], /) -> Callable[P, R_co]: ...
+
+
+class CopyingMethod(Protocol[P]):
+    """How type checkers see ``Voipano.with_options``: it returns a client of its own type."""
+
+    @overload
+    def __get__(self, client: None, owner: type[Any], /) -> Unbound[P, BlockingBase]: ...
+    @overload
+    def __get__(self, client: B, owner: type[Any], /) -> Callable[P, B]: ...
+
+
+def _mirror(
+    method: Callable[..., Any], call: Callable[..., Any], returns: str | None = None
+) -> Any:
+    """Give ``call`` the name, parameters and summary of the async ``method`` it runs."""
+    name = method.__name__
+    call.__name__ = name
+    summary = (method.__doc__ or "").strip().partition("\n")[0]
+    link = f"AsyncVoipano.{name}"
+    call.__doc__ = f"{summary}\n\nThe blocking form of [`{link}`][voipano_async.{link}]."
+    signature = inspect.signature(method)
+    if returns is not None:
+        signature = signature.replace(return_annotation=returns)
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    return call
+
+
+def blocking(
+    method: Callable[Concatenate[AsyncVoipano, P], Coroutine[Any, Any, R]],
+) -> BlockingMethod[P, R]:
+    """The blocking form of a coroutine method: run it on the client's loop and wait."""
+
+    def call(client: BlockingBase, /, *args: Any, **kwargs: Any) -> Any:
+        return client._runner.run(functools.partial(method, client._async, *args, **kwargs))
+
+    return _mirror(method, call)  # type: ignore[no-any-return]
+
+
+def wrapping(
+    method: Callable[Concatenate[AsyncVoipano, P], T], into: Callable[[T, _Runner], R]
+) -> BlockingMethod[P, R]:
+    """The blocking form of a method that returns an async object (a pager, a stream).
+
+    ``into`` is the blocking twin's class: ``CallReportIterator``, ``StreamContextSync``.
+    """
+
+    def call(client: BlockingBase, /, *args: Any, **kwargs: Any) -> Any:
+        return into(method(client._async, *args, **kwargs), client._runner)
+
+    return _mirror(method, call, getattr(into, "__name__", None))  # type: ignore[no-any-return]
+
+
+def copying(
+    method: Callable[Concatenate[AsyncVoipano, P], AsyncVoipano],
+) -> CopyingMethod[P]:
+    """The blocking form of ``with_options``: the copy, run by this client's loop thread."""
+
+    def call(client: BlockingBase, /, *args: Any, **kwargs: Any) -> Any:
+        return client._wrap(method(client._async, *args, **kwargs))
+
+    return _mirror(method, call, "Voipano")  # type: ignore[no-any-return]
+
+
+def same_arguments(
+    source: Callable[P, Any],
+) -> Callable[[Callable[..., None]], Callable[Concatenate[Any, P], None]]:
+    """Give a constructor ``source``'s parameters (``Voipano.__init__`` from ``AsyncVoipano``)."""
+
+    def decorate(init: Callable[..., None]) -> Callable[Concatenate[Any, P], None]:
+        init.__signature__ = inspect.signature(source.__init__)  # type: ignore[attr-defined]
+        return init
+
+    return decorate

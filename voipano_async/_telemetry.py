@@ -39,24 +39,12 @@ class CallRecord:
         """Attempt number ``attempt`` failed for ``reason``; the next comes in ``wait`` s."""
 
     def end(
-        self,
-        *,
-        attempts: int,
-        status_code: int | None = None,
-        charged: int | None = None,
-        error: BaseException | None = None,
-        may_have_been_placed: bool | None = None,
+        self, *, attempts: int, status_code: int | None = None, charged: int | None = None
     ) -> None:
-        """End the call (once; a second end does nothing)."""
+        """End a call that succeeded (once; a second end, or a ``fail``, does nothing)."""
 
     def fail(self, error: BaseException) -> None:
         """End the call with ``error``, reading attempts, status and placement off it."""
-        self.end(
-            attempts=getattr(error, "attempts", 0),
-            status_code=getattr(error, "status_code", None),
-            error=error,
-            may_have_been_placed=getattr(error, "may_have_been_placed", None),
-        )
 
 
 _NULL = contextlib.nullcontext()
@@ -188,13 +176,20 @@ class _Recording(CallRecord):
         self._telemetry._instruments.retries.add(1, {"voipano.retry.reason": reason})
 
     def end(
+        self, *, attempts: int, status_code: int | None = None, charged: int | None = None
+    ) -> None:
+        self._finish(attempts, status_code, charged, None)
+
+    def fail(self, error: BaseException) -> None:
+        attempts, status_code = getattr(error, "attempts", 0), getattr(error, "status_code", None)
+        self._finish(attempts, status_code, None, error)
+
+    def _finish(
         self,
-        *,
         attempts: int,
-        status_code: int | None = None,
-        charged: int | None = None,
-        error: BaseException | None = None,
-        may_have_been_placed: bool | None = None,
+        status_code: int | None,
+        charged: int | None,
+        error: BaseException | None,
     ) -> None:
         if self._ended:
             return
@@ -208,7 +203,7 @@ class _Recording(CallRecord):
             if charged is not None:
                 span.set_attribute("voipano.charged", charged)
             if error is not None:
-                self._record_error(error, may_have_been_placed)
+                self._record_error(error)
         span.end()
         instruments = self._telemetry._instruments
         assert instruments is not None
@@ -219,11 +214,12 @@ class _Recording(CallRecord):
         if charged is not None and charged > 0:
             instruments.charged.add(charged, {"voipano.endpoint": self._endpoint})
 
-    def _record_error(self, error: BaseException, may_have_been_placed: bool | None) -> None:
+    def _record_error(self, error: BaseException) -> None:
         import traceback  # only a failed call needs it
 
         span = self._span
         kind = type(error)
+        may_have_been_placed = getattr(error, "may_have_been_placed", None)
         if may_have_been_placed is not None:
             span.set_attribute("voipano.may_have_been_placed", may_have_been_placed)
         span.set_attribute("error.type", kind.__name__)

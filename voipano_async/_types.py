@@ -10,6 +10,7 @@ import httpx2
 
 __all__ = [
     "NOT_GIVEN",
+    "CallOptions",
     "NotGiven",
     "ReadOptions",
     "RequestOptions",
@@ -48,6 +49,21 @@ class RequestOptions(ReadOptions, total=False):
 
     extra_body: Mapping[str, Any] | None
     """JSON fields to add to the request body."""
+
+
+class CallOptions(RequestOptions, total=False):
+    """What ``click_to_call`` and ``secure_call`` take besides the two numbers.
+
+    The vendor gives both endpoints the same two optional fields, declared here once;
+    with them, any of the [`RequestOptions`][voipano_async.RequestOptions].
+    ``await client.click_to_call("09123456789", "02191010001", timeout=30, limit=600)``
+    """
+
+    timeout: int | None
+    """The API's ``timeout`` field: how long to ring, in seconds (most likely). Not the
+    HTTP timeout: that is ``request_timeout``."""
+    limit: int | None
+    """The API's ``limit`` field: the longest the call may last, in seconds (most likely)."""
 
 
 def describe_type(value: object) -> str:
