@@ -186,7 +186,7 @@ def make_sdk(http: httpx2.AsyncClient, telemetry: str) -> AsyncVoipano:
     sdk = AsyncVoipano(_common.TOKEN, base_url=_common.BASE_URL, http_client=http)
     if telemetry == "off":
         # What the first call finds when opentelemetry-api is not installed.
-        sdk._transport.pool.telemetry.enabled = False
+        sdk._transport.pool.telemetry._enabled = False
     return sdk
 
 

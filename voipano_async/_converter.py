@@ -129,47 +129,105 @@ def _strict_list_factory(tp: Any, converter: cattrs.BaseConverter) -> Callable[[
 
 
 def _model_hook(cl: type[Any], converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
-    """The hook of any attrs class: cattrs' generated one, plus ``extra`` when lenient."""
+    """The hook of any attrs class: cattrs' generated one, or, for answers, our fast one."""
+    names = [a.name for a in attrs.fields(get_origin(cl) or cl)]
+    if converter.forbid_extra_keys or converter.detailed_validation or "extra" not in names:
+        return _cattrs_hook(cl, converter, omit_extra="extra" in names)
+    return _fast_hook(cl, converter)
+
+
+def _cattrs_hook(
+    cl: type[Any], converter: cattrs.Converter, *, omit_extra: bool
+) -> Callable[[Any, Any], Any]:
     from cattrs.gen import make_dict_structure_fn, override
 
-    strict = converter.forbid_extra_keys
-    names = [a.name for a in attrs.fields(get_origin(cl) or cl)]
-    has_extra = "extra" in names
-    overrides = {"extra": override(omit=True)} if has_extra else {}
+    overrides = {"extra": override(omit=True)} if omit_extra else {}
     base = make_dict_structure_fn(cl, converter, **overrides)  # type: ignore[arg-type]
 
-    if strict or not has_extra:
-
-        def structure_plain(value: Any, _: Any) -> Any:
-            if type(value) is not dict:
-                _mismatch("an object", value)
-            return base(value, cl)
-
-        return structure_plain
-
-    known = frozenset(names) - {"extra"}
-    # The unknown keys of each shape of object seen (the keys, in order), so that a page
-    # of a hundred alike reports works them out once, not a hundred times.
-    extras_of: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-    def structure_model(value: Any, _: Any) -> Any:
+    def structure_plain(value: Any, _: Any) -> Any:
         if type(value) is not dict:
             _mismatch("an object", value)
-        result = base(value, cl)
-        shape = tuple(value)
-        extra = extras_of.get(shape)
-        if extra is None:
-            extra = tuple(key for key in shape if key not in known)
-            if len(extras_of) < 256:
-                extras_of[shape] = extra
-        if extra:
-            # The model is frozen; this is the one place that fills ``extra`` after
-            # construction, so the generated hook stays cattrs' fast path.
-            unknown = MappingProxyType({key: value[key] for key in extra})
-            object.__setattr__(result, "extra", unknown)
-        return result
+        return base(value, cl)
 
-    return structure_model
+    return structure_plain
+
+
+# What a field's value is checked with, inline, in a fast hook: no call per value.
+_INLINE = {
+    str: "{v} if type({v}) is str else _mismatch('a string', {v})",
+    int: "{v} if type({v}) is int else _mismatch('an integer', {v})",
+    bool: "{v} if {v} is True or {v} is False else _mismatch('a boolean', {v})",
+}
+
+
+def _fast_hook(
+    cl: type[Any], converter: cattrs.Converter, *, given: str = ""
+) -> Callable[[Any, Any], Any]:
+    """A structuring function generated for ``cl`` (as cattrs does), for every answer.
+
+    It checks types as the converter's hooks do, with ``str``, ``int``, ``bool`` and their
+    ``| None`` checked inline, and passes the unknown keys to the constructor as ``extra``
+    (in the order sent), so the object is built once. It only has to fail: a failure is
+    explained by the detailed converter, which is plain cattrs. The field named ``given``
+    (a result's ``billing``) is not read from ``value`` but passed as the second argument;
+    a key of that name in ``value`` is then an unknown key like any other.
+    """
+    attrs.resolve_types(cl)
+    fields = [f for f in attrs.fields(cl) if f.init and f.name not in {"extra", given}]
+    scope: dict[str, Any] = {
+        "_mismatch": _mismatch,
+        "cl": cl,
+        "MappingProxyType": MappingProxyType,
+    }
+    known = frozenset(f.name for f in fields)
+    lines = [
+        f"def structure(value, {given or '_'}):",
+        "    if type(value) is not dict:",
+        "        _mismatch('an object', value)",
+    ]
+    arguments = []
+    for i, field in enumerate(fields):
+        tp, name, v = field.type, field.name, f"v{i}"
+        optional = _is_optional(tp)
+        inner = next(a for a in get_args(tp) if a is not type(None)) if optional else tp
+        if inner in _INLINE:
+            check = _INLINE[inner].format(v=v)
+            if optional:
+                check = f"None if {v} is None else {check}"
+        else:
+            scope[f"h{i}"], scope[f"t{i}"] = converter.get_structure_hook(tp), tp
+            check = f"h{i}({v}, t{i})"
+        if field.default is attrs.NOTHING:
+            lines.append(f"    {v} = value[{name!r}]")  # a missing key fails here
+            lines.append(f"    {v} = {check}")
+        else:
+            scope[f"d{i}"] = field.default
+            lines.append(f"    {v} = value.get({name!r}, _missing)")
+            lines.append(f"    {v} = d{i} if {v} is _missing else {check}")
+        arguments.append(f"{name}={v}")
+    if given:
+        arguments.append(f"{given}={given}")
+    scope["_missing"] = object()
+    # The unknown keys of each shape of object seen (the keys, in order), so that a page
+    # of a hundred alike reports works them out once, not a hundred times.
+    scope["extras_of"], scope["known"] = {}, known
+    lines += [
+        "    shape = tuple(value)",
+        "    extra = extras_of.get(shape)",
+        "    if extra is None:",
+        "        extra = tuple(key for key in shape if key not in known)",
+        "        if len(extras_of) < 256:",
+        "            extras_of[shape] = extra",
+        "    if extra:",
+        "        return cl("
+        + ", ".join([*arguments, "extra=MappingProxyType({k: value[k] for k in extra})"])
+        + ")",
+        "    return cl(" + ", ".join(arguments) + ")",
+    ]
+    code = compile("\n".join(lines), f"<voipano structure {cl.__qualname__}>", "exec")
+    exec(code, scope)  # the source is built above from field names and types only
+    structure: Callable[[Any, Any], Any] = scope["structure"]
+    return structure
 
 
 def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Converter:
@@ -257,8 +315,10 @@ def _data_half(cl: type[Any]) -> tuple[type[Any], tuple[str, ...]]:
     return attrs.make_class(f"{cl.__name__}Data", half, frozen=True, kw_only=True), tuple(half)
 
 
-# Each result model's data half, made on first use.
+# Each result model's data half (to explain a failure), made on first use.
 _halves: dict[type[Any], tuple[type[Any], tuple[str, ...]]] = {}
+# Each result model's fast hook, taking ``data`` and the envelope's billing.
+_results: dict[type[Any], Callable[[Any, Any], Any]] = {}
 
 
 def structure_result(data: Mapping[str, Any], cl: type[T], *, billing: Billing, path: str) -> T:
@@ -268,13 +328,13 @@ def structure_result(data: Mapping[str, Any], cl: type[T], *, billing: Billing, 
         ShapeError: ``data`` does not fit ``cl`` (paths start at ``path``).
         TypeError: ``cl`` has no ``billing`` field.
     """
-    found = _halves.get(cl)
-    if found is None:
-        found = _halves[cl] = _data_half(cl)
-    half, names = found
+    hook = _results.get(cl)
+    if hook is None:
+        _halves[cl] = _data_half(cl)  # refuses a class without billing
+        hook = _results[cl] = _fast_hook(cl, CONVERTERS.fast, given="billing")
     try:
-        parts = CONVERTERS.fast.structure(data, half)
+        result: T = hook(data, billing)
     except Exception:
+        half = _halves[cl][0]
         raise ShapeError(_explain(data, half, path, cl.__name__)) from None
-    build: Callable[..., T] = cl
-    return build(billing=billing, **{name: getattr(parts, name) for name in names})
+    return result
