@@ -1,11 +1,13 @@
 """The one cattrs converter: how JSON becomes models, and how a misfit is explained.
 
 Every attrs class gets its hook from one factory registered on ``attrs.has`` (as
-microsoft/lsprotocol does): cattrs generates it once per class (``make_dict_structure_fn``),
-whether or not the class is listed anywhere. The converter is lenient about keys it does
-not know (they go to the model's ``extra``, in the order sent) and strict about types: a
-string where an int belongs is an error, and so is ``true`` where an int belongs (``bool``
-is an ``int`` subclass in Python, not in JSON).
+microsoft/lsprotocol does), generated once per class whether or not the class is listed
+anywhere: for the models of answers our own (``_fast_hook``: types checked inline,
+unknown keys handed to the constructor), otherwise cattrs' ``make_dict_structure_fn``.
+The converter is lenient about keys it does not know (they go to the model's ``extra``,
+in the order sent) and strict about types: a string where an int belongs is an error, and
+so is ``true`` where an int belongs (``bool`` is an ``int`` subclass in Python, not in
+JSON).
 
 An answer is two halves structured apart: the envelope's ``billing`` into ``Billing``, and
 ``data`` into the result model's other fields (``structure_result``). A ``billing`` key the
