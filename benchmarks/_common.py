@@ -321,12 +321,19 @@ def served_sandbox(
     ]
     if warm_recording:
         command.append("--warm-recording")
+    with served_process(command, "the sandbox server") as found:
+        yield found
+
+
+@contextlib.contextmanager
+def served_process(command: list[str], name: str) -> Iterator[dict[str, Any]]:
+    """Run a benchmark server; yield the JSON line it prints first; stop it by closing stdin."""
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"the sandbox server exited early (code {proc.wait()})")
+            raise RuntimeError(f"{name} exited early (code {proc.wait()})")
         yield json.loads(line)
     finally:
         if proc.stdin is not None:

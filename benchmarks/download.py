@@ -291,21 +291,8 @@ def measure_once(
 def served_fast(size: int) -> Iterator[dict[str, Any]]:
     """``_fast_server.py`` in a subprocess: the whole body written at once."""
     command = [sys.executable, str(_common.HERE / "_fast_server.py"), "--bytes", str(size)]
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the fast server exited early (code {proc.wait()})")
-        yield json.loads(line)
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with _common.served_process(command, "the fast server") as found:
+        yield found
 
 
 SERVERS = {

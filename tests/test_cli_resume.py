@@ -12,13 +12,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from voipano_async.cli._app import cli
 from voipano_async.testing import Fault, VoipanoSandbox
 
-SEEDED = VoipanoSandbox()
-RECORDED = [r for r in SEEDED.reports if r["has_recording"]]
+from .test_cli import RECORDED, SEEDED, run
+
 PAGES = 30  # 300 seeded reports, 10 a page
 
 
@@ -61,10 +60,6 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> PageFaults:
     sandbox = PageFaults()
     monkeypatch.setattr("voipano_async.testing.VoipanoSandbox", lambda: sandbox)
     return sandbox
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
 def harvest(dest: Path, *args: str, options: tuple[str, ...] = ()) -> Result:

@@ -1,7 +1,8 @@
-"""The rate limit: one token bucket for every task and copy, counted, not timed.
+"""The rate limit through the client: one token bucket for every task and copy.
 
-The bucket's arithmetic runs on a fake clock whose sleeps advance it, so the waits are
-exact; the shared budget is counted on a loopback server, requests per window.
+The bucket's own arithmetic, order and cancellation are in ``test_ratelimit_unit.py`` (on
+fake and mock clocks); here the shared budget is counted on a loopback server, requests
+per window.
 """
 
 from __future__ import annotations
@@ -14,94 +15,12 @@ import anyio.abc
 import pytest
 
 from voipano_async import AsyncVoipano, RetryPolicy, Voipano
-from voipano_async._ratelimit import RateLimiter
 
 from . import samples
 from .conftest import TOKEN
 from .loopback import head, serve
 
 pytestmark = pytest.mark.anyio
-
-
-class FakeClock:
-    """Time that moves only when a waiter sleeps; records every wait."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.waits: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(round(seconds, 9))
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
-
-
-def limiter(rate: float) -> tuple[RateLimiter, FakeClock]:
-    clock = FakeClock()
-    return RateLimiter(rate, clock=clock, sleep=clock.sleep), clock
-
-
-async def test_a_burst_up_to_the_rate_goes_at_once_then_one_per_interval() -> None:
-    bucket, clock = limiter(10)
-
-    for _ in range(13):
-        await bucket.acquire()
-
-    assert clock.waits == [0.1, 0.1, 0.1]
-    assert clock.now == pytest.approx(0.3)
-
-
-async def test_a_rate_under_one_a_second_allows_one_at_a_time() -> None:
-    bucket, clock = limiter(0.5)
-
-    await bucket.acquire()
-    await bucket.acquire()
-
-    assert clock.waits == [2.0]
-
-
-async def test_a_quiet_spell_refills_the_bucket_but_no_further() -> None:
-    bucket, clock = limiter(4)
-    for _ in range(4):
-        await bucket.acquire()
-
-    clock.now += 100  # a long quiet spell refills only up to the capacity
-    for _ in range(5):
-        await bucket.acquire()
-
-    assert clock.waits == [0.25]
-
-
-async def test_waiters_are_served_in_the_order_they_asked() -> None:
-    bucket, _ = limiter(1)
-    await bucket.acquire()
-    served: list[int] = []
-
-    async def take(n: int, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        task_status.started()
-        await bucket.acquire()
-        served.append(n)
-
-    async with anyio.create_task_group() as tg:
-        for n in range(20):
-            await tg.start(take, n)
-
-    assert served == list(range(20))
-
-
-async def test_a_cancelled_waiter_takes_no_token() -> None:
-    bucket, clock = limiter(1)
-    await bucket.acquire()
-
-    with anyio.CancelScope() as scope:
-        scope.cancel()
-        await bucket.acquire()  # cancelled in line
-    await bucket.acquire()
-
-    assert clock.waits == [1.0]  # the next one waited one interval, not two
 
 
 @pytest.mark.parametrize(

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
-import attrs
 import httpx2
 import pytest
 import respx
 from opentelemetry import trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from voipano_async import (
@@ -30,46 +24,14 @@ from voipano_async import (
 
 from . import samples
 from .conftest import FAST, NO_OTEL_PRELUDE, TOKEN, run_python
+from .otel import Otel, in_memory
 
 pytestmark = pytest.mark.anyio
 
 PHONE = "09123456789"
 
 
-@attrs.define
-class Otel:
-    spans: InMemorySpanExporter
-    metrics: InMemoryMetricReader
-    tracer_provider: TracerProvider
-    meter_provider: MeterProvider
-
-    def finished(self) -> list[ReadableSpan]:
-        return list(self.spans.get_finished_spans())
-
-    def points(self, name: str) -> list[tuple[dict[str, Any], Any]]:
-        """(attributes, value) of each data point of the metric ``name``."""
-        data = self.metrics.get_metrics_data()
-        found = []
-        for resource in data.resource_metrics if data else []:
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    if metric.name == name:
-                        for point in metric.data.data_points:
-                            value = getattr(point, "value", None)
-                            if value is None:
-                                value = (point.count, point.sum)
-                            found.append((dict(point.attributes), value))
-        return found
-
-
-@pytest.fixture
-def otel() -> Iterator[Otel]:
-    spans = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    metrics = InMemoryMetricReader()
-    yield Otel(spans, metrics, tracer_provider, MeterProvider(metric_readers=[metrics]))
-    tracer_provider.shutdown()
+otel = pytest.fixture(in_memory, name="otel")
 
 
 @pytest.fixture
@@ -215,7 +177,7 @@ async def test_retries_are_span_events_and_counted(
     assert [a["voipano.retry.reason"] for _, a in events] == ["HTTP 503", "connection failed"]
     assert [a["voipano.retry.attempt"] for _, a in events] == [1, 2]
     assert all(a["voipano.retry.wait"] >= 0 for _, a in events)
-    retries = otel.points("voipano.retries")
+    retries = otel.values("voipano.retries")
     assert sorted((a["voipano.retry.reason"], v) for a, v in retries) == [
         ("HTTP 503", 1),
         ("connection failed", 1),
@@ -241,7 +203,7 @@ async def test_a_failed_call_sets_the_error_and_masks_what_it_records(
     assert event.attributes["exception.type"] == "voipano_async.APIConnectionError"
     text = json.dumps([dict(s.attributes or {}) for s in otel.finished()])
     text += json.dumps([dict(e.attributes or {}) for s in otel.finished() for e in s.events])
-    text += otel.metrics.get_metrics_data().to_json()  # type: ignore[union-attr]
+    text += otel.reader.get_metrics_data().to_json()  # type: ignore[union-attr]
     assert TOKEN not in text
     assert PHONE not in text
     assert "09129876543" not in text
@@ -279,7 +241,7 @@ async def test_the_metrics_count_calls_time_them_and_add_up_credit(
 
     requests = {
         (a["voipano.endpoint"], a["voipano.outcome"]): v
-        for a, v in otel.points("voipano.requests")
+        for a, v in otel.values("voipano.requests")
     }
     assert requests == {
         ("/call-otp", "ok"): 2,
@@ -288,11 +250,11 @@ async def test_the_metrics_count_calls_time_them_and_add_up_credit(
     }
     durations = {
         (a["voipano.endpoint"], a["voipano.outcome"]): v
-        for a, v in otel.points("voipano.request.duration")
+        for a, v in otel.values("voipano.request.duration")
     }
     assert durations[("/call-otp", "ok")][0] == 2
     assert durations[("/call-otp", "ok")][1] >= 0
-    charged = otel.points("voipano.credit.charged")
+    charged = otel.values("voipano.credit.charged")
     assert charged == [({"voipano.endpoint": "/call-otp"}, 320)]
 
 

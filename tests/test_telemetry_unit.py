@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import anyio.lowlevel
-import attrs
 import pytest
 from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -24,59 +19,12 @@ from voipano_async import APITimeoutError, ServerError, __version__
 from voipano_async._telemetry import NO_RECORD, Telemetry
 
 from .conftest import NO_OTEL_PRELUDE, TOKEN, run_python
+from .otel import Otel, in_memory, scrub
 
 PHONE = "09123456789"
 
 
-def scrub(text: str) -> str:
-    """What the client passes: the token out of any text."""
-    return text.replace(TOKEN, "***")
-
-
-@attrs.define
-class Otel:
-    spans: InMemorySpanExporter
-    reader: InMemoryMetricReader
-    tracer_provider: TracerProvider
-    meter_provider: MeterProvider
-
-    def telemetry(self, *, server_port: int | None = 443) -> Telemetry:
-        return Telemetry(
-            self.tracer_provider,
-            self.meter_provider,
-            server_address="voipano.com",
-            server_port=server_port,
-            scrub=scrub,
-        )
-
-    def finished(self) -> list[ReadableSpan]:
-        return list(self.spans.get_finished_spans())
-
-    def metrics(self) -> dict[str, Any]:
-        """Each metric by name, collected now."""
-        data = self.reader.get_metrics_data()
-        return {
-            metric.name: metric
-            for resource in (data.resource_metrics if data else [])
-            for scope in resource.scope_metrics
-            for metric in scope.metrics
-        }
-
-    def points(self, name: str) -> dict[frozenset[tuple[str, Any]], Any]:
-        """The data points of the metric ``name``, by their attributes."""
-        metric = self.metrics().get(name)
-        points = metric.data.data_points if metric else []
-        return {frozenset((point.attributes or {}).items()): point for point in points}
-
-
-@pytest.fixture
-def otel() -> Iterator[Otel]:
-    spans = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    reader = InMemoryMetricReader()
-    yield Otel(spans, reader, tracer_provider, MeterProvider(metric_readers=[reader]))
-    tracer_provider.shutdown()
+otel = pytest.fixture(in_memory, name="otel")
 
 
 def recorded(span: ReadableSpan) -> str:
