@@ -1,5 +1,6 @@
-"""``voipano harvest`` resuming its walk after a failed page, and the global options
-``--rate-limit`` and ``--max-retries``, driven through click's runner against the sandbox."""
+"""``voipano harvest``, ``reports export`` and ``recordings download`` resuming their walk
+after a failed page, and the global options ``--rate-limit`` and ``--max-retries``, driven
+through click's runner against the sandbox."""
 
 from __future__ import annotations
 
@@ -235,13 +236,80 @@ def test_the_sdk_retries_come_before_a_resumption(sandbox: PageFaults, tmp_path:
     assert page_requests(sandbox)[10] == 3
 
 
-def test_reports_export_does_not_resume(sandbox: PageFaults, tmp_path: Path) -> None:
+# -- resuming an export and a download ------------------------------------------------------
+
+
+def walk(command: tuple[str, ...], *args: str) -> Result:
+    """``reports export`` or ``recordings download``, failing a page at once, one at a time."""
+    return run("--sandbox", "--max-retries", "0", *command, "--concurrency", "1", *args)
+
+
+@pytest.mark.parametrize("to_stdout", [False, True], ids=["file", "stdout"])
+def test_a_failed_page_resumes_the_export(
+    sandbox: PageFaults, tmp_path: Path, to_stdout: bool
+) -> None:
     sandbox.fail(10, Fault.error(503))
     out = tmp_path / "reports.jsonl"
-    result = run("--sandbox", "--max-retries", "0", "reports", "export", "-o", str(out))
+    result = walk(("reports", "export"), "-o", "-" if to_stdout else str(out))
+    assert result.exit_code == 0, result.output
+    [line] = resumptions(result.stderr)
+    assert line.startswith("resuming from page 10 (1 of 3) after ServerError: ")
+    # On standard output too, the rows written before the failure are not written again.
+    text = result.stdout if to_stdout else out.read_text("utf-8")
+    assert [json.loads(row)["id"] for row in text.splitlines()] == [
+        r["id"] for r in SEEDED.reports
+    ]
+    assert page_requests(sandbox) == {page: 2 if page == 10 else 1 for page in range(1, 31)}
+
+
+def test_an_export_fails_once_its_resumptions_are_used_up(
+    sandbox: PageFaults, tmp_path: Path
+) -> None:
+    sandbox.fail(10, *[Fault.error(503)] * 2)
+    out = tmp_path / "reports.jsonl"
+    result = walk(("reports", "export"), "-o", str(out), "--resumes", "1")
+    assert result.exit_code == 1
+    assert [line.split(" after ")[0] for line in resumptions(result.stderr)] == [
+        "resuming from page 10 (1 of 1)"
+    ]
+    assert result.stderr.splitlines()[-1].startswith("error: ServerError: ")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no partial file either
+
+
+def test_an_export_with_resumes_0_fails_at_once(sandbox: PageFaults, tmp_path: Path) -> None:
+    sandbox.fail(10, Fault.error(503))
+    out = tmp_path / "reports.jsonl"
+    result = walk(("reports", "export"), "-o", str(out), "--resumes", "0")
     assert result.exit_code == 1
     assert resumptions(result.stderr) == []
     assert not out.exists()
+
+
+def test_a_failed_page_resumes_the_recordings_download(
+    sandbox: PageFaults, tmp_path: Path
+) -> None:
+    # The download walks only calls with a recording: 145 of them, 15 pages of 10.
+    sandbox.fail(10, Fault.drop())
+    result = walk(("recordings", "download"), "--dest", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    [line] = resumptions(result.stderr)
+    assert line.startswith("resuming from page 10 (1 of 3) after APIConnectionError: ")
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert len(saved) == len(RECORDED)
+    assert f"recordings  {len(RECORDED)} downloaded, 0 already there" in result.stderr
+    assert page_requests(sandbox) == {page: 2 if page == 10 else 1 for page in range(1, 16)}
+
+
+def test_a_recordings_download_fails_once_its_resumptions_are_used_up(
+    sandbox: PageFaults, tmp_path: Path
+) -> None:
+    sandbox.fail(5, Fault.error(503), Fault.error(503))
+    result = walk(("recordings", "download"), "--dest", str(tmp_path / "r"), "--resumes", "1")
+    assert result.exit_code == 1
+    assert len(resumptions(result.stderr)) == 1
+    assert result.stderr.splitlines()[-1].startswith("error: ServerError: ")
+    assert page_requests(sandbox)[5] == 2
 
 
 # -- --rate-limit and --max-retries -----------------------------------------------------------

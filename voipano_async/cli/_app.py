@@ -1,15 +1,14 @@
 """The ``voipano`` commands (click): each parses its options, runs its job, renders.
 
 Running a job (the event loop, Ctrl-C, errors and exit statuses) is in ``_runtime``,
-what is printed in ``_render``, the checks of output paths in ``_paths``, the bulk jobs
-in ``_jobs``.
+what is printed in ``_render``, the checks of output paths in ``_paths``, the options
+several commands share in ``_options``, the bulk jobs in ``_jobs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -19,6 +18,7 @@ from . import _render as render
 from . import _runtime as runtime
 from ._group import VoipanoGroup
 from ._jobs import Tally, Walk, walk
+from ._options import concurrency_option, dest_option, resumes_option
 from ._paths import check_directory, check_file, check_harvest, check_voicemail_dest
 
 if TYPE_CHECKING:
@@ -26,26 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["cli", "main"]
 
-F = TypeVar("F", bound=Callable[..., object])
-
 pass_settings = click.make_pass_decorator(runtime.Settings)
-
-
-def _dest_option(default: str, text: str) -> Callable[[F], F]:
-    return click.option(
-        "--dest",
-        type=click.Path(path_type=Path),
-        metavar="DIRECTORY",
-        default=Path(default),
-        show_default=True,
-        help=text,
-    )
-
-
-def _concurrency_option(default: int, text: str) -> Callable[[F], F]:
-    return click.option(
-        "--concurrency", type=click.IntRange(min=1), default=default, show_default=True, help=text
-    )
 
 
 @click.group(
@@ -209,7 +190,8 @@ def reports() -> None:
     help="A file (in a directory that exists), or - for standard output.",
 )
 @click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
-@_concurrency_option(DEFAULT_CONCURRENCY, "Pages fetched at once.")
+@concurrency_option(DEFAULT_CONCURRENCY, "Pages fetched at once.")
+@resumes_option
 @pass_settings
 def export(
     settings: runtime.Settings,
@@ -218,8 +200,13 @@ def export(
     output: str,
     per_page: int | None,
     concurrency: int,
+    resumes: int,
 ) -> None:
-    """Export every call report (JSON Lines or CSV), written atomically."""
+    """Export every call report (JSON Lines or CSV), written atomically.
+
+    A page that fails on the network, a 429 or a 5xx does not end the export: it resumes
+    from the first page not yet written (--resumes times).
+    """
     path = None if output == "-" else Path(output)
     if path is not None:
         check_file(path, "-o", "--output")
@@ -229,6 +216,7 @@ def export(
         has_recording=True if has_recording else None,
         per_page=per_page,
         concurrency=concurrency,
+        resumes=resumes,
     )
     render.export_summary(_walk(settings, spec), path, quiet=settings.quiet)
 
@@ -239,29 +227,30 @@ def recordings() -> None:
 
 
 @recordings.command("download")
-@_dest_option("recordings", "The directory to save into (created if missing).")
-@_concurrency_option(4, "Downloads (and page fetches) at once.")
+@dest_option("recordings", "The directory to save into (created if missing).")
+@concurrency_option(4, "Downloads (and page fetches) at once.")
+@resumes_option
 @pass_settings
-def download_recordings(settings: runtime.Settings, dest: Path, concurrency: int) -> None:
-    """Download every call recording into DEST; files already there are skipped."""
+def download_recordings(
+    settings: runtime.Settings, dest: Path, concurrency: int, resumes: int
+) -> None:
+    """Download every call recording into DEST; files already there are skipped.
+
+    A page that fails on the network, a 429 or a 5xx does not end the walk: it resumes
+    from the first page not yet written (--resumes times).
+    """
     check_directory(dest, "--dest")
-    tally = _walk(settings, Walk(downloads=dest, has_recording=True, concurrency=concurrency))
+    spec = Walk(downloads=dest, has_recording=True, concurrency=concurrency, resumes=resumes)
+    tally = _walk(settings, spec)
     render.walk_summary(tally, dest=dest, export=None, quiet=settings.quiet)
     runtime.exit_on_failures(tally.failures)
 
 
 @cli.command()
-@_dest_option("harvest", "The directory for reports.jsonl and recordings/ (created if missing).")
-@_concurrency_option(8, "Downloads (and page fetches) at once.")
+@dest_option("harvest", "The directory for reports.jsonl and recordings/ (created if missing).")
+@concurrency_option(8, "Downloads (and page fetches) at once.")
 @click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
-@click.option(
-    "--resumes",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="How many times in all the walk resumes, from the first page not yet written, "
-    "after a page failed on the network, a 429 or a 5xx (its retries used up); 0: never.",
-)
+@resumes_option
 @pass_settings
 def harvest(
     settings: runtime.Settings, dest: Path, concurrency: int, per_page: int | None, resumes: int

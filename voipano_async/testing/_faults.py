@@ -203,6 +203,11 @@ class Faults:
         return len(self._scripts.get(path, ()))
 
     def next_for(self, path: str) -> Fault | None:
+        """Take the fault for the request to ``path`` now arriving, or ``None``.
+
+        A fault scripted for the path (or its ``/*`` pattern) comes first, in the order
+        scripted; otherwise a random one, at the configured rate, for the chosen paths.
+        """
         for key in (path, _wild(path)):
             queue = self._scripts.get(key)
             if queue:

@@ -30,6 +30,7 @@ class InProcessTransport(httpx2.AsyncBaseTransport):
         self._asgi = httpx2.ASGITransport(app=sandbox)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Answer ``request`` from the sandbox, failing as a socket would."""
         timeout = request.extensions.get("timeout", {}).get("read")
         try:
             with anyio.fail_after(timeout):

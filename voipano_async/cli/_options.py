@@ -1,0 +1,40 @@
+"""Options that several ``voipano`` commands take, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+__all__ = ["concurrency_option", "dest_option", "resumes_option"]
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def dest_option(default: str, text: str) -> Callable[[F], F]:
+    return click.option(
+        "--dest",
+        type=click.Path(path_type=Path),
+        metavar="DIRECTORY",
+        default=Path(default),
+        show_default=True,
+        help=text,
+    )
+
+
+def concurrency_option(default: int, text: str) -> Callable[[F], F]:
+    return click.option(
+        "--concurrency", type=click.IntRange(min=1), default=default, show_default=True, help=text
+    )
+
+
+resumes_option = click.option(
+    "--resumes",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="How many times in all the walk resumes, from the first page not yet written, "
+    "after a page failed on the network, a 429 or a 5xx (its retries used up); 0: never.",
+)
