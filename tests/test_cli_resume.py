@@ -63,20 +63,13 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> PageFaults:
     return sandbox
 
 
+def walk(command: tuple[str, ...], *args: str, options: tuple[str, ...] = ()) -> Result:
+    """A bulk command that fails a page at once (no retries), fetching one page at a time."""
+    return run("--sandbox", "--max-retries", "0", *options, *command, "--concurrency", "1", *args)
+
+
 def harvest(dest: Path, *args: str, options: tuple[str, ...] = ()) -> Result:
-    """A harvest that fails a page at once (no retries), fetching one page at a time."""
-    return run(
-        "--sandbox",
-        "--max-retries",
-        "0",
-        *options,
-        "harvest",
-        "--dest",
-        str(dest),
-        "--concurrency",
-        "1",
-        *args,
-    )
+    return walk(("harvest", "--dest", str(dest)), *args, options=options)
 
 
 def exported_ids(dest: Path) -> list[str]:
@@ -237,11 +230,6 @@ def test_the_sdk_retries_come_before_a_resumption(sandbox: PageFaults, tmp_path:
 
 
 # -- resuming an export and a download ------------------------------------------------------
-
-
-def walk(command: tuple[str, ...], *args: str) -> Result:
-    """``reports export`` or ``recordings download``, failing a page at once, one at a time."""
-    return run("--sandbox", "--max-retries", "0", *command, "--concurrency", "1", *args)
 
 
 @pytest.mark.parametrize("to_stdout", [False, True], ids=["file", "stdout"])

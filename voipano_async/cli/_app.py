@@ -202,11 +202,7 @@ def export(
     concurrency: int,
     resumes: int,
 ) -> None:
-    """Export every call report (JSON Lines or CSV), written atomically.
-
-    A page that fails on the network, a 429 or a 5xx does not end the export: it resumes
-    from the first page not yet written (--resumes times).
-    """
+    """Export every call report (JSON Lines or CSV), written atomically."""
     path = None if output == "-" else Path(output)
     if path is not None:
         check_file(path, "-o", "--output")
@@ -234,11 +230,7 @@ def recordings() -> None:
 def download_recordings(
     settings: runtime.Settings, dest: Path, concurrency: int, resumes: int
 ) -> None:
-    """Download every call recording into DEST; files already there are skipped.
-
-    A page that fails on the network, a 429 or a 5xx does not end the walk: it resumes
-    from the first page not yet written (--resumes times).
-    """
+    """Download every call recording into DEST; files already there are skipped."""
     check_directory(dest, "--dest")
     spec = Walk(downloads=dest, has_recording=True, concurrency=concurrency, resumes=resumes)
     tally = _walk(settings, spec)
