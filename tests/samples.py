@@ -1,8 +1,26 @@
-"""The vendor's published sample answers, exactly as published (see shared/voipano-api.md)."""
+"""The vendor's published sample answers, exactly as published (the API page, kept beside
+this repository as ``shared/voipano-api.md``).
+
+``ENDPOINTS`` says, for each endpoint answering JSON, how to call it and what its answer
+decodes to. The tests that hold for every endpoint (metadata, spans, fuzzed answers, the
+sandbox through both clients) take their cases from it, and a test fails when a method of
+the client has no row.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+import attrs
+
+from voipano_async import (
+    Answer,
+    CallOtpResult,
+    CallReportsPage,
+    CallResult,
+    ServiceList,
+    VoicemailInboxes,
+)
 
 CALL_OTP: dict[str, Any] = {
     "ok": True,
@@ -131,3 +149,49 @@ def reports_page(ids: list[int], *, page: int, per_page: int, total: int) -> dic
         },
         "billing": {"charged": 0, "unit_price": 0},
     }
+
+
+@attrs.frozen
+class Endpoint:
+    """One endpoint answering JSON: its client method, route, published answer and model."""
+
+    name: str
+    method: str
+    path: str
+    answer: dict[str, Any]
+    result: type[Answer]
+    args: tuple[str, ...] = ()
+
+    @property
+    def charged(self) -> bool:
+        return bool(self.answer["billing"]["charged"])
+
+    def call(self, client: Any) -> Any:
+        """Call it: a coroutine from an ``AsyncVoipano``, the result from a ``Voipano``."""
+        return getattr(client, self.name)(*self.args)
+
+
+ENDPOINTS = [
+    Endpoint("call_otp", "POST", "/call-otp", CALL_OTP, CallOtpResult, ("09123456789",)),
+    Endpoint(
+        "click_to_call",
+        "POST",
+        "/click-to-call",
+        CLICK_TO_CALL,
+        CallResult,
+        ("09123456789", "09129876543"),
+    ),
+    Endpoint(
+        "secure_call",
+        "POST",
+        "/secure-call",
+        SECURE_CALL,
+        CallResult,
+        ("09123456789", "09129876543"),
+    ),
+    Endpoint("call_reports_page", "GET", "/call-reports", CALL_REPORTS, CallReportsPage),
+    Endpoint("services", "GET", "/services", SERVICES, ServiceList),
+    Endpoint(
+        "voicemail_inboxes", "GET", "/voicemail-inboxes", VOICEMAIL_INBOXES, VoicemailInboxes
+    ),
+]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import typing
 from typing import Any
 
 import httpx2
@@ -10,6 +12,7 @@ import pytest
 import respx
 
 from voipano_async import (
+    Answer,
     AsyncVoipano,
     Billing,
     CallOtpResult,
@@ -26,6 +29,20 @@ pytestmark = pytest.mark.anyio
 
 def sent_json(route: respx.Route) -> object:
     return json.loads(route.calls.last.request.content)
+
+
+def test_every_method_answering_json_has_a_row_in_the_samples() -> None:
+    """The tests that hold for every endpoint take their cases from ``samples.ENDPOINTS``."""
+    returns = {
+        name: typing.get_type_hints(method).get("return")
+        for name, method in inspect.getmembers(AsyncVoipano, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+    }
+    answering = {n for n, r in returns.items() if isinstance(r, type) and issubclass(r, Answer)}
+    rows = {e.name: e for e in samples.ENDPOINTS}
+    assert answering == set(rows), "add the missing row to ENDPOINTS in tests/samples.py"
+    for name, endpoint in rows.items():
+        assert returns[name] is endpoint.result, name
 
 
 async def test_call_otp_sends_normalised_number_and_returns_result(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import attrs
 import httpx2
 import pytest
@@ -28,54 +25,21 @@ from .conftest import FAST, TOKEN
 
 pytestmark = pytest.mark.anyio
 
-Call = Callable[[AsyncVoipano], Awaitable[Any]]
 
-ENDPOINTS: list[tuple[str, str, str, dict[str, Any], Call]] = [
-    ("POST", "/call-otp", "otp", samples.CALL_OTP, lambda c: c.call_otp("09123456789")),
-    (
-        "POST",
-        "/click-to-call",
-        "ctc",
-        samples.CLICK_TO_CALL,
-        lambda c: c.click_to_call("09123456789", "09129876543"),
-    ),
-    (
-        "POST",
-        "/secure-call",
-        "secure",
-        samples.SECURE_CALL,
-        lambda c: c.secure_call("09123456789", "09129876543"),
-    ),
-    ("GET", "/call-reports", "page", samples.CALL_REPORTS, lambda c: c.call_reports_page()),
-    ("GET", "/services", "services", samples.SERVICES, lambda c: c.services()),
-    (
-        "GET",
-        "/voicemail-inboxes",
-        "inboxes",
-        samples.VOICEMAIL_INBOXES,
-        lambda c: c.voicemail_inboxes(),
-    ),
-]
-
-
-@pytest.mark.parametrize(("method", "path", "name", "body", "call"), ENDPOINTS)
+@pytest.mark.parametrize("endpoint", samples.ENDPOINTS, ids=lambda e: e.name)
 async def test_every_result_carries_its_meta(
-    api: respx.MockRouter,
-    client: AsyncVoipano,
-    method: str,
-    path: str,
-    name: str,
-    body: dict[str, Any],
-    call: Call,
+    api: respx.MockRouter, client: AsyncVoipano, endpoint: samples.Endpoint
 ) -> None:
-    api.route(method=method, path__regex=f"{path}$").respond(
-        200, json=body, headers={"X-Request-Id": f"req-{name}", "X-Extra": "1"}
+    api.route(method=endpoint.method, path__regex=f"{endpoint.path}$").respond(
+        200,
+        json=endpoint.answer,
+        headers={"X-Request-Id": f"req-{endpoint.name}", "X-Extra": "1"},
     )
 
-    result = await call(client)
+    result = await endpoint.call(client)
 
     assert result.meta.status_code == 200
-    assert result.meta.request_id == f"req-{name}"
+    assert result.meta.request_id == f"req-{endpoint.name}"
     assert result.meta.headers["x-extra"] == "1"  # case-insensitive, as HTTP headers are
     assert result.meta.attempts == 1
     assert result.meta.elapsed >= 0

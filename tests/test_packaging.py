@@ -5,9 +5,14 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import typing
 from pathlib import Path
+from typing import Any
+
+import attrs
 
 import voipano_async
+from voipano_async.testing import _endpoints, _vendor
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "voipano_async"
@@ -53,3 +58,54 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 
 def test_py_typed_ships() -> None:
     assert (PACKAGE / "py.typed").exists()
+
+
+def _endpoint_methods() -> dict[str, Any]:
+    lifecycle = {"with_options", "aclose"}
+    return {
+        name: method
+        for name, method in inspect.getmembers(voipano_async.AsyncVoipano, inspect.isfunction)
+        if not name.startswith("_") and name not in lifecycle
+    }
+
+
+def test_everything_a_method_returns_can_be_imported_by_name() -> None:
+    seen: set[type] = set()
+    todo = [typing.get_type_hints(m)["return"] for m in _endpoint_methods().values()]
+    while todo:
+        hint = todo.pop()
+        todo.extend(typing.get_args(hint))
+        if not isinstance(hint, type) or hint in seen:
+            continue
+        seen.add(hint)
+        if hint.__module__.startswith("voipano_async"):
+            assert getattr(voipano_async, hint.__name__, None) is hint, hint
+            assert hint.__name__ in voipano_async.__all__, hint
+        if attrs.has(hint):
+            todo.extend(typing.get_type_hints(hint).values())
+    assert voipano_async.CallProvider in seen  # nested models are reached too
+
+
+def test_the_endpoints_page_lists_every_method_with_its_price_and_result() -> None:
+    page = (ROOT / "docs" / "endpoints.md").read_text()
+    rows = re.findall(
+        r"^\| \[`(\w+)`\]\(#(\w+)\) \| `(\w+) (/[^`]*)`[^|]* \| (\d+) \| `([\w.]+)` \|$",
+        page,
+        flags=re.M,
+    )
+    methods = _endpoint_methods()
+    assert {row[0] for row in rows} == set(methods)
+    for name, anchor, _verb, path, price, returns in rows:
+        assert anchor == name, name
+        assert f"### `{name}`" in page, name
+        assert int(price) == _vendor.PRICES.get(path, _vendor.FREE["charged"]), name
+        assert (
+            returns.rsplit(".", 1)[-1] == typing.get_type_hints(methods[name])["return"].__name__
+        )
+
+
+def test_the_testing_page_lists_every_route_the_sandbox_answers() -> None:
+    page = (ROOT / "docs" / "testing.md").read_text()
+    listed = set(re.findall(r"^\| `(GET|POST) (/[^`]+)` \|", page, flags=re.M))
+    routes = {(method, path.replace("/*", "/{id}")) for method, path in _endpoints.ROUTES}
+    assert listed == routes

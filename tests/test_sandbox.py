@@ -25,6 +25,7 @@ from voipano_async import (
 )
 from voipano_async.testing import Fault, VoipanoSandbox
 
+from . import samples
 from .conftest import FAST
 
 pytestmark = pytest.mark.anyio
@@ -113,6 +114,23 @@ async def test_placed_calls_appear_in_the_reports(
 
 
 # -- reads ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", samples.ENDPOINTS, ids=lambda e: e.name)
+async def test_every_endpoint_answers_both_clients_as_the_vendor_does(
+    sandbox: VoipanoSandbox, client: AsyncVoipano, endpoint: samples.Endpoint
+) -> None:
+    first = await endpoint.call(client)
+    with sandbox.sync_client() as blocking:
+        second = endpoint.call(blocking)
+
+    for result in (first, second):
+        assert type(result) is endpoint.result
+        assert result.meta.status_code == 200
+    price = endpoint.answer["billing"]["charged"]
+    assert (first.billing.charged, second.billing.charged) == (price, price)
+    assert sandbox.credit == 10_000 - 2 * price
+    assert [(r.method, r.path) for r in sandbox.requests] == [(endpoint.method, endpoint.path)] * 2
 
 
 async def test_reads(sandbox: VoipanoSandbox, client: AsyncVoipano) -> None:

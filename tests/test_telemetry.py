@@ -75,48 +75,17 @@ async def test_a_call_is_one_client_span_under_the_callers_span(
     assert call.status.status_code is StatusCode.UNSET
 
 
-@pytest.mark.parametrize(
-    ("operation", "endpoint", "route", "call"),
-    [
-        ("services", "/services", ("GET", "/services", samples.SERVICES), "services"),
-        (
-            "voicemail_inboxes",
-            "/voicemail-inboxes",
-            ("GET", "/voicemail-inboxes", samples.VOICEMAIL_INBOXES),
-            "voicemail_inboxes",
-        ),
-        (
-            "click_to_call",
-            "/click-to-call",
-            ("POST", "/click-to-call", samples.CLICK_TO_CALL),
-            "click_to_call",
-        ),
-        (
-            "secure_call",
-            "/secure-call",
-            ("POST", "/secure-call", samples.SECURE_CALL),
-            "secure_call",
-        ),
-    ],
-)
+@pytest.mark.parametrize("endpoint", samples.ENDPOINTS, ids=lambda e: e.name)
 async def test_each_method_names_its_span(
-    api: respx.MockRouter,
-    otel: Otel,
-    traced: AsyncVoipano,
-    operation: str,
-    endpoint: str,
-    route: tuple[str, str, dict[str, Any]],
-    call: str,
+    api: respx.MockRouter, otel: Otel, traced: AsyncVoipano, endpoint: samples.Endpoint
 ) -> None:
-    method, path, body = route
-    api.route(method=method, path=path).respond(200, json=body)
-    args = (PHONE, "09129876543") if method == "POST" else ()
+    api.route(method=endpoint.method, path=endpoint.path).respond(200, json=endpoint.answer)
 
-    await getattr(traced, call)(*args)
+    await endpoint.call(traced)
 
-    span = one(otel.finished(), f"voipano.{operation}")
+    span = one(otel.finished(), f"voipano.{endpoint.name}")
     assert span.attributes is not None
-    assert span.attributes["voipano.endpoint"] == endpoint
+    assert span.attributes["voipano.endpoint"] == endpoint.path
 
 
 async def test_a_walk_makes_one_span_per_page(

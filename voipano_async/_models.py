@@ -148,6 +148,8 @@ class CallOtpResult(Answer):
 class CallProvider(Model):
     """What the telephony provider said when the call was handed over.
 
+    In [`CallResult.provider`][voipano_async.CallResult].
+
     Attributes:
         success: Whether the provider accepted the call.
         status: The provider's own status code, e.g. ``201``.
@@ -185,6 +187,9 @@ class CallResult(Answer):
 class CallReport(Model):
     """One call in the call reports.
 
+    What [`call_reports`][voipano_async.AsyncVoipano.call_reports] yields, and the
+    items of a [`CallReportsPage`][voipano_async.CallReportsPage].
+
     Attributes:
         id: The report's id; unique across pages.
         call_details_record_id: The CDR id, which names the call's recording.
@@ -207,6 +212,8 @@ class CallReport(Model):
 @attrs.frozen(kw_only=True, field_transformer=_own_first)
 class Pagination(Model):
     """Where a page sits in the whole list (Laravel-style page numbers, from 1).
+
+    In [`CallReportsPage.pagination`][voipano_async.CallReportsPage].
 
     Attributes:
         page: This page's number.
@@ -247,6 +254,8 @@ class CallReportsPage(Answer):
 class ServicePackage(Model):
     """The plan a service subscription is on.
 
+    In [`Service.package`][voipano_async.Service].
+
     Attributes:
         id: The plan's id.
         name: The plan's name, usually Persian (``"پلن پیوند"``).
@@ -262,6 +271,8 @@ class ServicePackage(Model):
 @attrs.frozen(kw_only=True, field_transformer=_own_first)
 class Service(Model):
     """A service subscription on the account.
+
+    The items of a [`ServiceList`][voipano_async.ServiceList].
 
     Attributes:
         subscription_id: The subscription's id.
@@ -298,6 +309,8 @@ class ServiceList(Answer):
 @attrs.frozen(kw_only=True, field_transformer=_own_first)
 class VoicemailInbox(Model):
     """A voicemail inbox.
+
+    The items of [`VoicemailInboxes`][voipano_async.VoicemailInboxes].
 
     Attributes:
         id: The inbox's id.

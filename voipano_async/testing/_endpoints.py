@@ -1,6 +1,7 @@
 """The sandbox's endpoints: what each one checks, changes and answers.
 
-Each handler takes the request's query, JSON body, API base and path argument, and
+Each handler names its route with ``@route(method, path)`` (a trailing ``/*`` takes one
+path argument), takes the request's query, JSON body, API base and path argument, and
 returns the answer (a JSON document, or audio and its file name) or raises
 ``Refusal`` with an error answer. Nothing here knows about the wire or faults.
 """
@@ -9,13 +10,29 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from . import _data, _vendor
 from ._data import VoicemailMessage
 from ._vendor import ENDPOINT_NUMBER
 
-__all__ = ["Endpoints", "Refusal"]
+__all__ = ["ROUTES", "Endpoints", "Refusal"]
+
+# (method, path) -> the name of its handler on Endpoints, filled by @route.
+ROUTES: dict[tuple[str, str], str] = {}
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def route(method: str, path: str) -> Callable[[_Handler], _Handler]:
+    """Make the decorated method the handler of ``method path``."""
+
+    def register(handler: _Handler) -> _Handler:
+        ROUTES[method, path] = handler.__name__
+        return handler
+
+    return register
 
 
 class Refusal(Exception):
@@ -93,6 +110,7 @@ class Endpoints:
         self.credit -= price
         return {"charged": price, "unit_price": price, "remaining_credit": self.credit}
 
+    @route("POST", "/call-otp")
     def _call_otp(self, *, payload: Any, **_: Any) -> dict[str, Any]:
         body = _object(payload)
         phone = _phone_field(body, "phone_number")
@@ -141,9 +159,11 @@ class Endpoints:
             data["provider"] = {"success": True, "status": 201}
         return {"ok": True, "data": data, "billing": billing}
 
+    @route("POST", "/click-to-call")
     def _click_to_call(self, *, payload: Any, **_: Any) -> dict[str, Any]:
         return self._place_call("/click-to-call", payload, provider=True)
 
+    @route("POST", "/secure-call")
     def _secure_call(self, *, payload: Any, **_: Any) -> dict[str, Any]:
         return self._place_call("/secure-call", payload, provider=False)
 
@@ -161,6 +181,7 @@ class Endpoints:
 
     # -- reads --------------------------------------------------------------------------
 
+    @route("GET", "/call-reports")
     def _call_reports(self, *, query: dict[str, str], base: str, **_: Any) -> dict[str, Any]:
         page = _int_param(query, "page", 1, minimum=1)
         per_page = _int_param(query, "limit", 10, minimum=1, maximum=1000)
@@ -198,9 +219,11 @@ class Endpoints:
             }
         )
 
+    @route("GET", "/services")
     def _services(self, **_: Any) -> dict[str, Any]:
         return _free({"items": self.services, "total": len(self.services)})
 
+    @route("GET", "/voicemail-inboxes")
     def _voicemail_inboxes(self, *, query: dict[str, str], **_: Any) -> dict[str, Any]:
         context = query.get("context")
         limit = _int_param(query, "limit", 20, minimum=1, maximum=100)
@@ -215,6 +238,7 @@ class Endpoints:
 
     # -- downloads ----------------------------------------------------------------------
 
+    @route("GET", "/call-recordings/*")
     def _call_recording(self, *, argument: str | None, **_: Any) -> tuple[bytes, str]:
         cdr_id = argument or ""
         for report in self.reports:
@@ -223,6 +247,7 @@ class Endpoints:
                 return audio, _vendor.recording_filename(cdr_id)
         raise Refusal(404, {"ok": False, "message": "فایل صوتی این تماس یافت نشد."})
 
+    @route("GET", "/voicemail-recordings/*")
     def _voicemail_recording(
         self, *, argument: str | None, query: dict[str, str], **_: Any
     ) -> tuple[bytes, str]:

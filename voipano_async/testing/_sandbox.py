@@ -12,7 +12,7 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -22,7 +22,7 @@ from voipano_async import AsyncVoipano, Voipano
 
 from . import _data, _vendor
 from ._data import VoicemailMessage
-from ._endpoints import Endpoints, Refusal
+from ._endpoints import ROUTES, Endpoints, Refusal
 from ._faults import Faults
 from ._inject import answer_with_fault, refuse_with_fault
 from ._inprocess import IN_PROCESS_URL, InProcessTransport
@@ -106,16 +106,6 @@ class VoipanoSandbox(Endpoints):
         self.most_in_flight: int = 0
         self._recent: deque[float] = deque()
         self._clock = time.monotonic
-        self._routes: dict[tuple[str, str], Callable[..., Any]] = {
-            ("POST", "/call-otp"): self._call_otp,
-            ("POST", "/click-to-call"): self._click_to_call,
-            ("POST", "/secure-call"): self._secure_call,
-            ("GET", "/call-reports"): self._call_reports,
-            ("GET", "/services"): self._services,
-            ("GET", "/voicemail-inboxes"): self._voicemail_inboxes,
-            ("GET", "/call-recordings/*"): self._call_recording,
-            ("GET", "/voicemail-recordings/*"): self._voicemail_recording,
-        }
 
     def __repr__(self) -> str:
         return (
@@ -200,9 +190,9 @@ class VoipanoSandbox(Endpoints):
         record = exchange.record
         segments = record.path.split("/")
         route_key = record.path if len(segments) <= 2 else "/".join(segments[:2]) + "/*"
-        handler = self._routes.get((record.method, route_key))
-        if handler is None:
-            status = 405 if any(key[1] == route_key for key in self._routes) else 404
+        handler_name = ROUTES.get((record.method, route_key))
+        if handler_name is None:
+            status = 405 if any(key[1] == route_key for key in ROUTES) else 404
             await exchange.json(status, {"ok": False, "message": "مسیر یافت نشد."})
             return
         if self._rate_limited():
@@ -224,6 +214,7 @@ class VoipanoSandbox(Endpoints):
                 return
 
         argument = unquote(segments[2]) if len(segments) > 2 else None
+        handler = getattr(self, handler_name)
         try:
             answer = handler(query=record.query, payload=record.json, base=base, argument=argument)
         except Refusal as refusal:
