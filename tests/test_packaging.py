@@ -94,7 +94,7 @@ def test_the_endpoints_page_lists_every_method_with_its_price_and_result() -> No
         flags=re.M,
     )
     methods = _endpoint_methods()
-    assert {row[0] for row in rows} == set(methods)
+    assert {row[0] for row in rows} == set(methods), "the table atop docs/endpoints.md"
     for name, anchor, _verb, path, price, returns in rows:
         assert anchor == name, name
         assert f"### `{name}`" in page, name
@@ -108,4 +108,4 @@ def test_the_testing_page_lists_every_route_the_sandbox_answers() -> None:
     page = (ROOT / "docs" / "testing.md").read_text()
     listed = set(re.findall(r"^\| `(GET|POST) (/[^`]+)` \|", page, flags=re.M))
     routes = {(method, path.replace("/*", "/{id}")) for method, path in _endpoints.ROUTES}
-    assert listed == routes
+    assert listed == routes, "the sandbox's endpoint table in docs/testing.md"

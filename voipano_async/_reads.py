@@ -1,4 +1,4 @@
-"""The free endpoints of ``AsyncVoipano``: reports, services, voicemail, recordings."""
+"""The free endpoints of ``AsyncVoipano`` (the reads): every method that charges nothing."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _segment(value: str | CallReport, name: str) -> str:
 
 
 class Reads:
-    """Reports, services, voicemail inboxes and recordings (mixed into ``AsyncVoipano``)."""
+    """The reads, mixed into ``AsyncVoipano``."""
 
     _transport: Transport
 
