@@ -2,9 +2,9 @@
 this repository as ``shared/voipano-api.md``).
 
 ``ENDPOINTS`` says, for each endpoint answering JSON, how to call it and what its answer
-decodes to. The tests that hold for every endpoint (metadata, spans, fuzzed answers, the
-sandbox through both clients) take their cases from it, and a test fails when a method of
-the client has no row.
+decodes to. The tests that hold for every endpoint (the answer fits its model, metadata,
+spans, fuzzed answers, the sandbox through both clients) take their cases from it, and a
+test fails when a method of the client has no row.
 """
 
 from __future__ import annotations
