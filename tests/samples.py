@@ -9,12 +9,15 @@ test fails when a method of the client has no row.
 
 from __future__ import annotations
 
+import inspect
+import typing
 from typing import Any
 
 import attrs
 
 from voipano_async import (
     Answer,
+    AsyncVoipano,
     CallOtpResult,
     CallReportsPage,
     CallResult,
@@ -195,3 +198,12 @@ ENDPOINTS = [
         "voicemail_inboxes", "GET", "/voicemail-inboxes", VOICEMAIL_INBOXES, VoicemailInboxes
     ),
 ]
+
+
+def methods() -> dict[str, Any]:
+    """``AsyncVoipano``'s endpoint methods, each with the type it returns."""
+    return {
+        name: typing.get_type_hints(method)["return"]
+        for name, method in inspect.getmembers(AsyncVoipano, inspect.isfunction)
+        if not name.startswith("_") and name not in {"with_options", "aclose"}
+    }

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
 import json
-import typing
 from typing import Any
 
 import httpx2
@@ -33,11 +31,7 @@ def sent_json(route: respx.Route) -> object:
 
 def test_every_method_answering_json_has_a_row_in_the_samples() -> None:
     """The tests that hold for every endpoint take their cases from ``samples.ENDPOINTS``."""
-    returns = {
-        name: typing.get_type_hints(method).get("return")
-        for name, method in inspect.getmembers(AsyncVoipano, inspect.iscoroutinefunction)
-        if not name.startswith("_")
-    }
+    returns = samples.methods()
     answering = {n for n, r in returns.items() if isinstance(r, type) and issubclass(r, Answer)}
     rows = {e.name: e for e in samples.ENDPOINTS}
     assert answering == set(rows), "add the missing row to ENDPOINTS in tests/samples.py"

@@ -7,12 +7,13 @@ import inspect
 import re
 import typing
 from pathlib import Path
-from typing import Any
 
 import attrs
 
 import voipano_async
 from voipano_async.testing import _endpoints, _vendor
+
+from . import samples
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "voipano_async"
@@ -60,18 +61,9 @@ def test_py_typed_ships() -> None:
     assert (PACKAGE / "py.typed").exists()
 
 
-def _endpoint_methods() -> dict[str, Any]:
-    lifecycle = {"with_options", "aclose"}
-    return {
-        name: method
-        for name, method in inspect.getmembers(voipano_async.AsyncVoipano, inspect.isfunction)
-        if not name.startswith("_") and name not in lifecycle
-    }
-
-
 def test_everything_a_method_returns_can_be_imported_by_name() -> None:
     seen: set[type] = set()
-    todo = [typing.get_type_hints(m)["return"] for m in _endpoint_methods().values()]
+    todo = list(samples.methods().values())
     while todo:
         hint = todo.pop()
         todo.extend(typing.get_args(hint))
@@ -93,15 +85,13 @@ def test_the_endpoints_page_lists_every_method_with_its_price_and_result() -> No
         page,
         flags=re.M,
     )
-    methods = _endpoint_methods()
+    methods = samples.methods()
     assert {row[0] for row in rows} == set(methods), "the table atop docs/endpoints.md"
     for name, anchor, _verb, path, price, returns in rows:
         assert anchor == name, name
         assert f"### `{name}`" in page, name
         assert int(price) == _vendor.PRICES.get(path, _vendor.FREE["charged"]), name
-        assert (
-            returns.rsplit(".", 1)[-1] == typing.get_type_hints(methods[name])["return"].__name__
-        )
+        assert returns.rsplit(".", 1)[-1] == methods[name].__name__, name
 
 
 def test_the_testing_page_lists_every_route_the_sandbox_answers() -> None:
