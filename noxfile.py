@@ -125,6 +125,13 @@ def soak(session: nox.Session) -> None:
 
 
 @nox.session
+def generate(session: nox.Session) -> None:
+    """Rewrite the blocking client's endpoint lines after an endpoint is added or removed."""
+    session.install("-e", ".")
+    session.run("python", "scripts/blocking_client.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import wave
@@ -202,12 +205,6 @@ def test_the_two_clients_have_the_same_methods_and_signatures() -> None:
         return {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
 
     renamed = {"aclose": "close"}
-    missing = {renamed.get(n, n) for n in public(AsyncVoipano)} - public(Voipano)
-    # A new endpoint's one line in _voipano.py, spelt out for whoever forgot it.
-    assert not missing, "\n".join(
-        f"{n}: Final = blocking(AsyncVoipano.{n})  # missing in _voipano.py"
-        for n in sorted(missing)
-    )
     assert {renamed.get(n, n) for n in public(AsyncVoipano)} == public(Voipano)
     for name in public(AsyncVoipano):
         sync_name = renamed.get(name, name)
@@ -217,6 +214,43 @@ def test_the_two_clients_have_the_same_methods_and_signatures() -> None:
     assert _parameters(AsyncVoipano.__init__) == _parameters(Voipano.__init__)
     for prop in ("base_url", "max_retries", "retry", "timeout", "spent", "is_closed"):
         assert isinstance(getattr(Voipano, prop), property)
+
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "blocking_client.py"
+
+
+def test_the_blocking_clients_endpoint_lines_are_up_to_date() -> None:
+    # A new, renamed or removed AsyncVoipano endpoint fails here until the script is run.
+    checked = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_script_writes_a_new_endpoints_line_and_drops_a_removed_ones() -> None:
+    spec = importlib.util.spec_from_file_location("blocking_client", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    current = script.TARGET.read_text(encoding="utf-8")
+    line = "    services: Final = blocking(AsyncVoipano.services)\n"
+    gone = "    balance: Final = blocking(AsyncVoipano.balance)\n"
+    assert line in current
+    stale = current.replace(line, gone)
+    assert script.render(stale) == current
+    with pytest.raises(SystemExit, match="marker comments are missing"):
+        script.render(current.replace(script.END, ""))
+
+
+def test_an_endpoint_returning_an_async_object_without_a_blocking_form_fails_at_import() -> None:
+    from voipano_async._sync import blocking
+
+    def watch_calls(self: AsyncVoipano) -> CallWatcher:  # noqa: F821
+        raise NotImplementedError
+
+    with pytest.raises(TypeError, match=r"no blocking form for .*watch_calls.*CallWatcher"):
+        blocking(watch_calls)
 
 
 def test_help_shows_each_blocking_method_with_its_parameters_and_what_it_returns() -> None:
@@ -305,9 +339,6 @@ print(client.services().total)
 
 @pytest.mark.parametrize("case", list(EXIT_SCRIPTS))
 def test_a_never_closed_client_lets_the_process_exit(case: str, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "error", "-c", EXIT_SCRIPTS[case]],
         capture_output=True,

@@ -40,7 +40,6 @@ __all__ = [
     "blocking",
     "copying",
     "same_arguments",
-    "wrapping",
 ]
 
 T = TypeVar("T")
@@ -325,29 +324,48 @@ def _mirror(
     return call
 
 
+# The blocking twin of each async object an endpoint method can return, by class name (the
+# methods' annotations are strings): a new kind of async result fails here, at import.
+_TWINS: dict[str, type[CallReportIterator | StreamContextSync]] = {
+    CallReportPager.__name__: CallReportIterator,
+    AudioStreamContext.__name__: StreamContextSync,
+}
+
+
+@overload
+def blocking(
+    method: Callable[Concatenate[AsyncVoipano, P], CallReportPager],
+) -> BlockingMethod[P, CallReportIterator]: ...
+@overload
+def blocking(
+    method: Callable[Concatenate[AsyncVoipano, P], AudioStreamContext],
+) -> BlockingMethod[P, StreamContextSync]: ...
+@overload
 def blocking(
     method: Callable[Concatenate[AsyncVoipano, P], Coroutine[Any, Any, R]],
-) -> BlockingMethod[P, R]:
-    """The blocking form of a coroutine method: run it on the client's loop and wait."""
+) -> BlockingMethod[P, R]: ...
+def blocking(method: Callable[..., Any]) -> Any:
+    """The blocking form of an ``AsyncVoipano`` endpoint method, chosen by what it returns.
 
-    def call(client: BlockingBase, /, *args: Any, **kwargs: Any) -> Any:
-        return client._runner.run(functools.partial(method, client._async, *args, **kwargs))
-
-    return _mirror(method, call)  # type: ignore[no-any-return]
-
-
-def wrapping(
-    method: Callable[Concatenate[AsyncVoipano, P], T], into: Callable[[T, _Runner], R]
-) -> BlockingMethod[P, R]:
-    """The blocking form of a method that returns an async object (a pager, a stream).
-
-    ``into`` is the blocking twin's class: ``CallReportIterator``, ``StreamContextSync``.
+    A coroutine is run on the client's loop thread and its result returned; a pager becomes
+    a ``CallReportIterator`` and a stream context a ``StreamContextSync``, which run their
+    own steps on that thread.
     """
+    if inspect.iscoroutinefunction(method):
 
-    def call(client: BlockingBase, /, *args: Any, **kwargs: Any) -> Any:
+        def call(client: BlockingBase, /, *args: Any, **kwargs: Any) -> Any:
+            return client._runner.run(functools.partial(method, client._async, *args, **kwargs))
+
+        return _mirror(method, call)
+    returns = inspect.signature(method).return_annotation
+    into = _TWINS.get(getattr(returns, "__name__", returns))
+    if into is None:
+        raise TypeError(f"no blocking form for {method.__qualname__}, which returns {returns}")
+
+    def call_into(client: BlockingBase, /, *args: Any, **kwargs: Any) -> Any:
         return into(method(client._async, *args, **kwargs), client._runner)
 
-    return _mirror(method, call, getattr(into, "__name__", None))  # type: ignore[no-any-return]
+    return _mirror(method, call_into, into.__name__)
 
 
 def copying(

@@ -1,8 +1,10 @@
 """``Voipano``: the blocking client, made from ``AsyncVoipano``'s own methods.
 
 Nothing here restates a parameter: each method is the ``AsyncVoipano`` method of the same
-name, run on the client's own event-loop thread (see ``_sync``), so a new endpoint or
-argument on the async client is on the blocking one too, with the same type.
+name, run on the client's own event-loop thread (see ``_sync``), so a new argument on the
+async client is on the blocking one too, with the same type. The endpoint lines are written
+by ``scripts/blocking_client.py`` from ``AsyncVoipano``'s endpoints (the test suite checks
+they are current), so a new endpoint is on the blocking client once the script has run.
 """
 
 from __future__ import annotations
@@ -12,12 +14,9 @@ from typing import Any, Final
 from ._client import AsyncVoipano
 from ._sync import (
     BlockingBase,
-    CallReportIterator,
-    StreamContextSync,
     blocking,
     copying,
     same_arguments,
-    wrapping,
 )
 
 __all__ = ["Voipano"]
@@ -54,23 +53,19 @@ class Voipano(BlockingBase):
 
     with_options: Final = copying(AsyncVoipano.with_options)
 
-    # Charged: each call is sent once, with AsyncVoipano's no-double-charge rules.
+    # Made by scripts/blocking_client.py from AsyncVoipano's endpoints; do not edit.
+    # ChargedCalls (voipano_async._calls).
     call_otp: Final = blocking(AsyncVoipano.call_otp)
     click_to_call: Final = blocking(AsyncVoipano.click_to_call)
     secure_call: Final = blocking(AsyncVoipano.secure_call)
 
-    # Reports: one page, or every report through a plain iterator.
+    # Reads (voipano_async._reads).
     call_reports_page: Final = blocking(AsyncVoipano.call_reports_page)
-    call_reports: Final = wrapping(AsyncVoipano.call_reports, CallReportIterator)
-
-    # The account.
+    call_reports: Final = blocking(AsyncVoipano.call_reports)
     services: Final = blocking(AsyncVoipano.services)
     voicemail_inboxes: Final = blocking(AsyncVoipano.voicemail_inboxes)
-
-    # Recordings: streamed inside a ``with`` block, or saved to disk.
-    stream_call_recording: Final = wrapping(AsyncVoipano.stream_call_recording, StreamContextSync)
-    stream_voicemail_recording: Final = wrapping(
-        AsyncVoipano.stream_voicemail_recording, StreamContextSync
-    )
+    stream_call_recording: Final = blocking(AsyncVoipano.stream_call_recording)
+    stream_voicemail_recording: Final = blocking(AsyncVoipano.stream_voicemail_recording)
     download_call_recording: Final = blocking(AsyncVoipano.download_call_recording)
     download_voicemail_recording: Final = blocking(AsyncVoipano.download_voicemail_recording)
+    # End of the made lines.
