@@ -20,13 +20,16 @@ import inspect
 import sys
 from pathlib import Path
 
-TARGET = Path(__file__).resolve().parents[1] / "voipano_async" / "_voipano.py"
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = ROOT / "voipano_async" / "_voipano.py"
 BEGIN = "    # Made by scripts/blocking_client.py from AsyncVoipano's endpoints; do not edit.\n"
 END = "    # End of the made lines.\n"
 
 
 def made_lines() -> str:
     """One line per public method of the classes ``AsyncVoipano`` takes its endpoints from."""
+    # This checkout's package, not whichever one is installed (another clone's, editable).
+    sys.path.insert(0, str(ROOT))
     from voipano_async import AsyncVoipano
 
     groups = []

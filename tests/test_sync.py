@@ -235,7 +235,7 @@ def test_the_script_writes_a_new_endpoints_line_and_drops_a_removed_ones() -> No
     spec.loader.exec_module(script)
     current = script.TARGET.read_text(encoding="utf-8")
     line = "    services: Final = blocking(AsyncVoipano.services)\n"
-    gone = "    balance: Final = blocking(AsyncVoipano.balance)\n"
+    gone = "    retired: Final = blocking(AsyncVoipano.retired)\n"
     assert line in current
     stale = current.replace(line, gone)
     assert script.render(stale) == current
