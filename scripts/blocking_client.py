@@ -28,8 +28,6 @@ END = "    # End of the made lines.\n"
 
 def made_lines() -> str:
     """One line per public method of the classes ``AsyncVoipano`` takes its endpoints from."""
-    # This checkout's package, not whichever one is installed (another clone's, editable).
-    sys.path.insert(0, str(ROOT))
     from voipano_async import AsyncVoipano
 
     groups = []
@@ -54,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--check", action="store_true", help="only say whether it is current")
     check = parser.parse_args(argv).check
+    # This checkout's package, not whichever one is installed (another clone's, editable).
+    sys.path.insert(0, str(ROOT))
     source = TARGET.read_text(encoding="utf-8")
     wanted = render(source)
     if wanted == source:
