@@ -201,9 +201,13 @@ ENDPOINTS = [
 
 
 def methods() -> dict[str, Any]:
-    """``AsyncVoipano``'s endpoint methods, each with the type it returns."""
+    """``AsyncVoipano``'s endpoint methods, each with the type it returns.
+
+    The public methods of the classes it mixes in, as ``scripts/blocking_client.py`` counts
+    them; its own (``with_options``, ``aclose``) are not endpoints.
+    """
     return {
         name: typing.get_type_hints(method)["return"]
         for name, method in inspect.getmembers(AsyncVoipano, inspect.isfunction)
-        if not name.startswith("_") and name not in {"with_options", "aclose"}
+        if not name.startswith("_") and name not in vars(AsyncVoipano)
     }
