@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ from voipano_async import (
     CallReport,
     ServiceList,
 )
-from voipano_async._converter import ShapeError, make_converter, structure, structure_result
+from voipano_async._converter import RULES, Converters, Rule, ShapeError, make_converter, structure
 from voipano_async._envelope import decode_result
 from voipano_async._models import EMPTY_EXTRA, FREE
 
@@ -189,8 +190,9 @@ def test_a_billing_inside_data_neither_fails_nor_stands_in_for_a_missing_one(
 
 
 def test_only_result_models_are_structured_with_a_billing() -> None:
+    response = httpx2.Response(200, json=samples.SERVICES)
     with pytest.raises(TypeError, match="no billing field"):
-        structure_result({}, CallReport, billing=FREE, path="$.data")
+        decode_result(response, CallReport, charged=False)
 
 
 @pytest.mark.parametrize(("body", "cl"), SAMPLES)
@@ -207,3 +209,67 @@ def test_every_answer_lists_its_own_fields_first_then_billing_extra_meta(
     # Every nested model keeps unknown keys in extra, declared last.
     assert [f.name for f in attrs.fields(CallReport)][-1] == "extra"
     assert [f.name for f in attrs.fields(Billing)][-1] == "extra"
+
+
+# -- the rules: a new field type is one entry --------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Recorded:
+    """A model with a field type the SDK's rules do not know."""
+
+    started_at: dt.datetime
+    ended_at: dt.datetime | None = None
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY_EXTRA)
+
+
+WITH_DATES = Converters(
+    {
+        **RULES,
+        dt.datetime: Rule(
+            "a date and time",
+            frozenset(),
+            converts=frozenset({str}),
+            convert=dt.datetime.fromisoformat,
+        ),
+    }
+)
+
+
+def test_a_new_field_type_is_one_rule_read_and_explained_alike() -> None:
+    tehran = dt.timezone(dt.timedelta(hours=3, minutes=30))
+    value = {"started_at": "2026-01-01T10:00:00+03:30", "ended_at": None, "zone": "IRST"}
+    recorded = WITH_DATES.structure(value, Recorded)
+    assert recorded.started_at == dt.datetime(2026, 1, 1, 10, tzinfo=tehran)
+    assert recorded.ended_at is None
+    assert recorded.extra == {"zone": "IRST"}
+    # A misfit is explained by the same rule, with its path.
+    with pytest.raises(ShapeError) as info:
+        WITH_DATES.structure({"started_at": "yesterday", "ended_at": 5}, Recorded)
+    assert info.value.problems == [
+        "expected a date and time, got a string that is not one @ $.started_at",
+        "expected a date and time, got a number @ $.ended_at",
+    ]
+    # The SDK's own rules do not know the type: nothing else changed.
+    with pytest.raises(Exception, match="datetime"):
+        structure(value, Recorded)
+
+
+def test_a_rule_converts_what_it_says_it_converts() -> None:
+    """A float field takes an integer (read as a float), never a boolean or a string."""
+
+    @attrs.frozen
+    class Rate:
+        per_second: float
+
+    assert structure({"per_second": 2}, Rate) == Rate(2.0)
+    assert type(structure({"per_second": 2}, Rate).per_second) is float
+    for wrong, kind in ((True, "a boolean"), ("2", "a string")):
+        with pytest.raises(ShapeError) as info:
+            structure({"per_second": wrong}, Rate)
+        assert info.value.problems == [f"expected a number, got {kind} @ $.per_second"]
+    with pytest.raises(ShapeError) as info:
+        structure({"per_second": 10**400}, Rate)
+    assert info.value.problems == [
+        "expected a number, got a number that is not one @ $.per_second"
+    ]

@@ -51,12 +51,12 @@ from ._types import NOT_GIVEN, CallOptions, NotGiven, ReadOptions, RequestOption
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._sync import AudioStreamSync, CallReportIterator
+    from ._twins import AudioStreamSync, CallReportIterator
     from ._voipano import Voipano
 
 # The blocking client loads its thread machinery only when first used: async users
 # never pay for it at import.
-_LAZY = {"AudioStreamSync": "_sync", "CallReportIterator": "_sync", "Voipano": "_voipano"}
+_LAZY = {"AudioStreamSync": "_twins", "CallReportIterator": "_twins", "Voipano": "_voipano"}
 
 __all__ = [
     "NOT_GIVEN",

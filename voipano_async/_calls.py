@@ -102,21 +102,22 @@ class ChargedCalls:
     async def _charged(
         self, path: str, body: dict[str, Any], cl: type[Charged], options: Mapping[str, Any]
     ) -> Charged:
-        # Whatever would fail to build (a body that is not JSON, say) fails here, before
-        # any credit is reserved: a call that was never sent costs nothing.
-        self._transport.check_request("POST", path, json=body, options=options)
-        guard = self._transport.pool.guard
+        transport = self._transport
+        # The request is built first: whatever would fail to build (a body that is not
+        # JSON, say) fails here, before any credit is reserved. A call never sent costs
+        # nothing.
+        call = transport.prepare(
+            "POST",
+            path,
+            json=body,
+            charged=True,
+            options=options,
+            operation=path[1:].replace("-", "_"),  # "/call-otp": call_otp
+        )
+        guard = transport.pool.guard
         price = guard.reserve(path)
         try:
-            result = await self._transport.request(
-                "POST",
-                path,
-                cl,
-                json=body,
-                charged=True,
-                options=options,
-                operation=path[1:].replace("-", "_"),  # "/call-otp": call_otp
-            )
+            result = await transport.call(call, cl)
         except VoipanoError as error:
             guard.settle(path, price, None, placed=error.may_have_been_placed)
             raise

@@ -6,61 +6,58 @@ The endpoints live in two mixins: ``_calls.ChargedCalls`` (the charged calls) an
 
 from __future__ import annotations
 
+import copy
 import os
 import ssl
-from typing import Any
+from typing import Any, Self
 
 import attrs
 import httpx2
 
 from . import _config
 from ._calls import ChargedCalls
-from ._checks import (
-    check_base_url,
-    check_deadline,
-    check_http_client,
-    check_proxy,
-    check_verify,
-    retry_policy,
-)
-from ._exceptions import VoipanoError
 from ._pool import Pool
 from ._ratelimit import RateLimiter
 from ._reads import Reads
 from ._retry import RetryPolicy
-from ._settings import Settings
+from ._settings import PoolOptions, Settings, merge_retry
 from ._spend import SpendGuard
 from ._telemetry import Telemetry
 from ._transport import Transport
-from ._types import NOT_GIVEN, NotGiven, Secret, to_timeout
+from ._types import NOT_GIVEN, NotGiven
 
 __all__ = ["AsyncVoipano", "ClientSettings"]
 
 
 class ClientSettings:
-    """The settings both clients show (``AsyncVoipano`` and the blocking ``Voipano``)."""
+    """The settings both clients show (``AsyncVoipano`` and the blocking ``Voipano``).
 
-    _transport: Transport
+    Read from the ``AsyncVoipano`` that makes the calls: the client itself, or the one a
+    blocking client runs (``_calls_through``).
+    """
+
+    def _calls_through(self) -> AsyncVoipano:
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
         """The API base URL requests go to."""
-        return str(self._transport.base_url)
+        return str(self._calls_through()._transport.settings.base_url)
 
     @property
     def max_retries(self) -> int:
         """Extra attempts allowed for a failed request."""
-        return self._transport.retry.max_retries
+        return self._calls_through()._transport.settings.retry.max_retries
 
     @property
     def retry(self) -> RetryPolicy:
         """The retry policy: ``client.with_options(retry=attrs.evolve(client.retry, ...))``."""
-        return self._transport.retry
+        return self._calls_through()._transport.settings.retry
 
     @property
     def timeout(self) -> httpx2.Timeout:
         """The HTTP timeout for API calls."""
-        return self._transport.timeout
+        return self._calls_through()._transport.settings.timeout
 
     @property
     def spent(self) -> int:
@@ -69,13 +66,15 @@ class ClientSettings:
         Settled from each answer's ``charged``; a call that may have been placed without
         an answer (a timeout, a dropped connection, a 5xx) is counted at its price.
         """
-        return self._transport.pool.guard.spent
+        return self._calls_through()._transport.pool.guard.spent
 
     def __repr__(self) -> str:
         name = type(self).__name__
-        if not hasattr(self, "_transport"):  # the constructor raised
+        try:
+            base_url, max_retries = self.base_url, self.max_retries
+        except AttributeError:  # the constructor raised
             return f"<{name} (not initialised)>"
-        return f"{name}(base_url={self.base_url!r}, max_retries={self.max_retries})"
+        return f"{name}(base_url={base_url!r}, max_retries={max_retries})"
 
 
 class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
@@ -151,83 +150,69 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         tracer_provider: Any = None,
         meter_provider: Any = None,
     ) -> None:
-        # Every argument is checked before anything is allocated: a constructor that
-        # raises leaves nothing open behind it.
-        token = (token if token is not None else os.environ.get(_config.TOKEN_ENV, "")).strip()
-        if not token:
-            raise VoipanoError(
-                f"no API token: pass token=... or set the {_config.TOKEN_ENV} environment variable"
-            )
-        url = check_base_url(
-            base_url or os.environ.get(_config.BASE_URL_ENV) or _config.DEFAULT_BASE_URL
+        # The environment is read, then every argument is checked (by Settings and
+        # PoolOptions) before anything is allocated: a constructor that raises leaves
+        # nothing open behind it.
+        settings = Settings(
+            token=token if token is not None else os.environ.get(_config.TOKEN_ENV, ""),
+            base_url=base_url or os.environ.get(_config.BASE_URL_ENV) or _config.DEFAULT_BASE_URL,
+            timeout=timeout,
+            download_timeout=download_timeout,
+            # Given with retry=, the default max_retries is taken as "not given".
+            retry=merge_retry(
+                retry,
+                None
+                if retry is not None and max_retries == _config.DEFAULT_MAX_RETRIES
+                else max_retries,
+                base=RetryPolicy(),
+            ),
+            deadline=deadline,
         )
-        api_timeout = to_timeout(timeout)
-        stream_timeout = to_timeout(download_timeout, "download_timeout")
-        # Given with retry=, the default max_retries is taken as "not given".
-        shorthand = (
-            None
-            if retry is not None and max_retries == _config.DEFAULT_MAX_RETRIES
-            else max_retries
-        )
-        policy = retry_policy(retry, shorthand, base=RetryPolicy())
-        check_deadline(deadline)
-        if max_concurrency is not None and (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency < 1
-        ):
-            raise ValueError("max_concurrency must be at least 1")
-        for name, value in (("spend_limit", spend_limit), ("min_credit", min_credit)):
-            if value is not None and (isinstance(value, bool) or value < 0):
-                raise ValueError(f"{name} must be a number of credit units, 0 or more")
-        limiter = None if rate_limit is None else RateLimiter(rate_limit)
-        check_http_client(http_client)
-        check_proxy(proxy)
-        check_verify(verify)
-        if http_client is not None and (proxy is not None or verify is not True):
-            raise ValueError(
-                "pass proxy= and verify= to your own http_client, not to AsyncVoipano"
-            )
-        owns = http_client is None
-        if http_client is None:
-            http_client = httpx2.AsyncClient(
-                proxy=proxy,
-                verify=verify,
-                timeout=api_timeout,
-                follow_redirects=False,
-                limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
-            )
-        pool = Pool(
-            http_client,
-            owns_http=owns,
+        shared = PoolOptions(
             max_concurrency=max_concurrency,
-            guard=SpendGuard(limit=spend_limit, min_credit=min_credit),
+            spend_limit=spend_limit,
+            min_credit=min_credit,
+            proxy=proxy,
+            verify=verify,
+            http_client=http_client,
+        )
+        limiter = None if rate_limit is None else RateLimiter(rate_limit)
+        http, owns_http = shared.open_http_client(settings.timeout)
+        secret, url = settings.token.value, settings.base_url
+        pool = Pool(
+            http,
+            owns_http=owns_http,
+            max_concurrency=shared.max_concurrency,
+            guard=SpendGuard(limit=shared.spend_limit, min_credit=shared.min_credit),
             limiter=limiter,
             telemetry=Telemetry(
                 tracer_provider,
                 meter_provider,
                 server_address=url.host,
                 server_port=url.port,
-                scrub=lambda text: text.replace(token, "***"),
+                scrub=lambda text: text.replace(secret, "***"),
             ),
         )
-        self._transport = Transport(
-            Settings(
-                token=Secret(token),
-                base_url=url,
-                timeout=api_timeout,
-                download_timeout=stream_timeout,
-                retry=policy,
-                deadline=deadline,
-            ),
-            pool,
-        )
+        self._transport = Transport(settings, pool)
         self._owns_pool = True
+
+    def _calls_through(self) -> AsyncVoipano:
+        return self
+
+    def _copy(self, settings: Settings) -> Self:
+        """The one other way a client is made: a copy with ``settings``, sharing the pool.
+
+        Closing the copy only stops it; the pool is closed with the client that made it.
+        """
+        clone = copy.copy(self)
+        clone._transport = Transport(settings, self._transport.pool)
+        clone._owns_pool = False
+        return clone
 
     @property
     def is_closed(self) -> bool:
         """Whether this client (or the client whose pool it shares) has been closed."""
-        return self._transport.closed or self._transport.pool.closed
+        return self._transport.closed
 
     def with_options(
         self,
@@ -245,29 +230,20 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         Examples:
             >>> patient = client.with_options(timeout=60, max_retries=5)
         """
-        old = self._transport
-        changes: dict[str, Any] = {}
-        if not isinstance(max_retries, NotGiven) or not isinstance(retry, NotGiven):
-            changes["retry"] = retry_policy(
-                None if isinstance(retry, NotGiven) else retry,
-                None if isinstance(max_retries, NotGiven) else max_retries,
-                base=old.retry,
+        settings = self._transport.settings
+        given = {"timeout": timeout, "download_timeout": download_timeout, "deadline": deadline}
+        changes: dict[str, Any] = {k: v for k, v in given.items() if v is not NOT_GIVEN}
+        if retry is not NOT_GIVEN or max_retries is not NOT_GIVEN:
+            changes["retry"] = merge_retry(
+                None if retry is NOT_GIVEN else retry,
+                None if max_retries is NOT_GIVEN else max_retries,
+                base=settings.retry,
             )
-        if not isinstance(deadline, NotGiven):
-            check_deadline(deadline)
-            changes["deadline"] = deadline
-        if not isinstance(timeout, NotGiven):
-            changes["timeout"] = to_timeout(timeout)
-        if not isinstance(download_timeout, NotGiven):
-            changes["download_timeout"] = to_timeout(download_timeout, "download_timeout")
-        clone = object.__new__(AsyncVoipano)
-        clone._transport = Transport(attrs.evolve(old.settings, **changes), old.pool)
-        clone._owns_pool = False
-        return clone
+        return self._copy(attrs.evolve(settings, **changes))
 
     async def aclose(self) -> None:
         """Close the client and the connection pool it opened; closing twice is harmless."""
-        self._transport.closed = True
+        self._transport.close()
         if self._owns_pool:
             await self._transport.pool.aclose()
 

@@ -14,36 +14,25 @@ import datetime as dt
 import email.utils
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx2
 
-from ._converter import ShapeError, structure, structure_result
+from ._converter import CONVERTERS, explain
 from ._exceptions import (
     APIError,
     RateLimitError,
     UnexpectedResponseError,
     error_class_for,
 )
-from ._models import FREE, Billing
+from ._models import FREE, Billing, ChargedEnvelope, Envelope, ResponseMeta
 
 __all__ = ["api_error", "decode_error_body", "decode_result", "parse_retry_after"]
 
 T = TypeVar("T")
 
 _PREVIEW_CHARS = 2000
-
-
-def _is_free(raw: object) -> bool:
-    """Exactly ``{"charged": 0, "unit_price": 0}`` (``false`` is not ``0`` here)."""
-    return (
-        type(raw) is dict
-        and len(raw) == 2
-        and type(raw.get("charged")) is int
-        and type(raw.get("unit_price")) is int
-        and raw["charged"] == raw["unit_price"] == 0
-    )
 
 
 def _loads(content: bytes) -> object:
@@ -70,13 +59,14 @@ def decode_result(
     charged: bool,
     redact: str | None = None,
     content: bytes | None = None,
-    request_line: str | None = None,
+    meta_of: Callable[[Mapping[str, Any]], ResponseMeta] | None = None,
 ) -> T:
     """Turn a 2xx answer into ``cl``, or raise the error it carries.
 
     ``charged`` marks the charged endpoints: an answer that cannot be read there means the
     call may well have been placed, and the error says so. ``content`` is the body when it
-    was read apart from the response.
+    was read apart from the response. ``meta_of`` makes the result's ``meta`` from its
+    fields as read (so that it may quote the answer's own ``request_id``).
     """
     status = response.status_code
     if content is None:
@@ -99,30 +89,18 @@ def decode_result(
             body=body,
             may_have_been_placed=charged,
         )
-    ok = body.get("ok", True)
-    if ok is False:
-        raise api_error(response, body, redact=redact, request_line=request_line)
-    data = body.get("data")
-    if ok is not True or type(data) is not dict:
-        envelope_problems = []
-        if ok is not True:
-            envelope_problems.append("invalid value for type, expected a boolean @ $.ok")
-        if type(data) is not dict:
-            envelope_problems.append("expected an object @ $.data")
-        raise UnexpectedResponseError(
-            "the server's answer does not fit the expected envelope",
-            status_code=status,
-            problems=envelope_problems,
-            body=body,
-            may_have_been_placed=charged,
-        )
-    # Both halves are checked, so one error lists everything that did not fit.
-    billing, problems = _billing(body.get("billing"), charged=charged)
+    if body.get("ok") is False:
+        raise api_error(response, body, redact=redact)
+    shape = _envelope_of(cl, charged)
+    read = CONVERTERS.hook(shape)  # a "result" without billing: TypeError, no misfit
+    envelope: Envelope[T] | None = None
     try:
-        result = structure_result(data, cl, billing=billing, path="$.data")
-    except ShapeError as exc:
-        problems.extend(exc.problems)
-    if problems:
+        envelope = read(body, shape)
+    except Exception:
+        problems = explain(body, shape)
+    else:
+        problems = _negative_charges(envelope.billing)
+    if envelope is None or problems:
         raise UnexpectedResponseError(
             f"the server's answer does not fit {cl.__name__}",
             status_code=status,
@@ -130,29 +108,34 @@ def decode_result(
             body=body,
             may_have_been_placed=charged,
         )
+    fields = envelope.data
+    if meta_of is not None:
+        fields["meta"] = meta_of(fields)
+    result: T = cl(**fields, billing=envelope.billing or FREE)  # type: ignore[call-arg]
     return result
 
 
-def _billing(raw: object, *, charged: bool) -> tuple[Billing, list[str]]:
-    """The envelope's ``billing``, and what in it does not fit.
+def _envelope_of(cl: type[T], charged: bool) -> Any:
+    """The envelope ``cl``'s answers come in, made once per result model."""
+    shape = _ENVELOPES.get((cl, charged))
+    if shape is None:
+        shape = _ENVELOPES[cl, charged] = (ChargedEnvelope if charged else Envelope)[cl]
+    return shape
 
-    A free endpoint may leave it out (it then costs nothing); a charged one must send it.
-    When it does not fit, ``FREE`` stands in: the answer is refused with the problems.
-    """
-    if _is_free(raw) or (raw is None and not charged):
-        return FREE, []  # what every free endpoint sends: no need to structure it again
-    try:
-        billing = structure(raw, Billing, path="$.billing")
-    except ShapeError as exc:
-        return FREE, exc.problems
-    # A charge is never negative: one that is would lower what the spend guard counts
-    # and lift spend_limit.
-    problems = [
+
+_ENVELOPES: dict[tuple[type[Any], bool], Any] = {}
+
+
+def _negative_charges(billing: Billing | None) -> list[str]:
+    """A charge is never negative: one that is would lower what the spend guard counts
+    and lift ``spend_limit``."""
+    if billing is None or billing is FREE:
+        return []
+    return [
         f"expected 0 or more @ $.billing.{name}"
         for name in ("charged", "unit_price")
         if getattr(billing, name) < 0
     ]
-    return billing, problems
 
 
 def _as_text(value: object) -> str | None:
@@ -216,11 +199,11 @@ def api_error(
     *,
     may_have_been_placed: bool = False,
     redact: str | None = None,
-    request_line: str | None = None,
 ) -> APIError:
     """Build the error for an error answer; ``body`` is decoded JSON or bounded text.
 
-    ``request_line`` (``"GET /services"``, phone numbers masked) names what was asked.
+    What was asked (``request_line``) is the caller's to add: the transport does, at its
+    boundary.
     """
     status = response.status_code
     message = code = None
@@ -251,7 +234,6 @@ def api_error(
         "body": body,
         "response": response,
         "may_have_been_placed": may_have_been_placed,
-        "request_line": request_line,
     }
     if issubclass(cls, RateLimitError):
         error: APIError = cls(

@@ -1,13 +1,15 @@
-"""What went wrong with an attempt, as a ``Failure`` the retry policy can decide on.
+"""What went wrong with an attempt: a ``Failure`` for the policy, then the caller's error.
 
-Transport failures, error answers and unusable redirects each become the matching
-``voipano_async`` error, their text scrubbed of the token and naming the request.
+An attempt that fails is classified here into a plain ``Failure`` (``_retry``): what
+happened (its ``cause``), whether the server may have acted on it, whether trying again
+could help. Only when the policy gives up is the typed error built from it, once
+(``error_of``): transport failures, error answers and passed deadlines each become the
+matching ``voipano_async`` error, their text scrubbed of the token and naming the request.
 """
 
 from __future__ import annotations
 
 import ssl
-from typing import Protocol
 
 import attrs
 import httpx2
@@ -19,46 +21,46 @@ from ._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
-    RateLimitError,
     VoipanoError,
 )
+from ._redact import Redactor
+from ._retry import Failure
 
 __all__ = [
     "CERTIFICATE_HELP",
     "PERMANENT",
-    "Failure",
-    "Scrub",
     "certificate_failure",
+    "deadline_failure",
     "describe_failure",
+    "error_of",
     "redirect_target",
     "status_failure",
     "transport_failure",
 ]
 
 
-class Scrub(Protocol):
-    """How text that may echo the token is cleaned, and how a request is named."""
+@attrs.frozen
+class _Answered:
+    """An error status: the response, and its body as far as it was read."""
 
-    @property
-    def scrub_text(self) -> str | None: ...
-
-    def redact(self, text: str) -> str: ...
-
-    def request_line(self, request: httpx2.Request) -> str: ...
+    response: httpx2.Response
+    content: bytes
 
 
 @attrs.frozen
-class Failure:
-    """Why one attempt failed, and what that means for trying again."""
+class _Broken:
+    """A failed exchange: the request, and what httpx2 raised."""
 
-    error: VoipanoError
-    reason: str
-    # Whether the server may have received (and acted on) the request.
-    maybe_sent: bool
-    # Whether another attempt could succeed (for a call that is safe to repeat).
-    retryable: bool
-    retry_after: float | None = None
-    status: int | None = None
+    request: httpx2.Request
+    exc: httpx2.TransportError
+
+
+@attrs.frozen
+class _Overdue:
+    """An attempt still unanswered when the client's ``deadline`` passed."""
+
+    request: httpx2.Request
+    deadline: float
 
 
 NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError)
@@ -114,60 +116,78 @@ def describe_failure(exc: httpx2.TransportError) -> tuple[type[APIConnectionErro
     return APIConnectionError, True, "connection dropped"
 
 
-def status_failure(
-    response: httpx2.Response, content: bytes, *, charged: bool, scrub: Scrub
-) -> Failure:
-    """What an error answer means: its error, and whether trying again could help."""
+def status_failure(response: httpx2.Response, content: bytes) -> Failure:
+    """What an error answer means for trying again.
+
+    The server answered: a charged call is unsafe to repeat unless the answer says it
+    refused the call unseen (429), and only the statuses worth another try are retried.
+    """
     status = response.status_code
-    # The server answered: a charged call is unsafe to repeat unless the answer
-    # says the server refused it (4xx), and only 429 is retried.
-    error = api_error(
-        with_body(response, content),
-        decode_error_body(content, redact=scrub.scrub_text),
-        may_have_been_placed=charged and status >= 500,
-        redact=scrub.scrub_text,
-        request_line=scrub.request_line(response.request),
-    )
-    retry_after = (
-        error.retry_after
-        if isinstance(error, RateLimitError)
-        else parse_retry_after(response.headers.get("retry-after"))
-    )
     return Failure(
-        error,
+        _Answered(response, content),
         reason=f"HTTP {status}",
         maybe_sent=status != 429,
         retryable=status in _config.RETRYABLE_STATUS_CODES,
-        retry_after=retry_after,
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
         status=status,
     )
 
 
-def transport_failure(
-    request: httpx2.Request, exc: httpx2.TransportError, *, charged: bool, scrub: Scrub
-) -> Failure:
-    """What a failed exchange means: its error, and whether trying again could help."""
+def transport_failure(request: httpx2.Request, exc: httpx2.TransportError) -> Failure:
+    """What a failed exchange means for trying again."""
+    _, maybe_sent, reason = describe_failure(exc)
+    return Failure(
+        _Broken(request, exc),
+        reason=reason,
+        maybe_sent=maybe_sent,
+        retryable=not isinstance(exc, PERMANENT) and certificate_failure(exc) is None,
+    )
+
+
+def deadline_failure(request: httpx2.Request, deadline: float) -> Failure:
+    """The deadline passed: whatever was open is closed, and the request may have been
+    acted on (it was sent, or may have been)."""
+    return Failure(
+        _Overdue(request, deadline), reason="deadline exceeded", maybe_sent=True, retryable=True
+    )
+
+
+def error_of(failure: Failure, *, charged: bool, redactor: Redactor) -> VoipanoError:
+    """The error the caller gets for ``failure``, built once the policy has given up."""
+    cause = failure.cause
+    if isinstance(cause, _Answered):
+        response = cause.response
+        return api_error(
+            with_body(response, cause.content),
+            decode_error_body(cause.content, redact=redactor.secret),
+            may_have_been_placed=charged and response.status_code >= 500,
+            redact=redactor.secret,
+        )
+    if isinstance(cause, _Overdue):
+        line = redactor.request_line(cause.request)
+        return APITimeoutError(
+            f"deadline exceeded on {line}: no complete answer within {cause.deadline:g}s "
+            "(the client's deadline=)",
+            may_have_been_placed=charged,
+        )
+    if not isinstance(cause, _Broken):
+        raise TypeError(f"no error for a failure caused by {cause!r}")
+    request, exc = cause.request, cause.exc
     error_cls, maybe_sent, reason = describe_failure(exc)
     untrusted = certificate_failure(exc)
     url = request.url
     where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-    detail = scrub.redact(str(exc) or type(exc).__name__)
+    detail = redactor.redact(str(exc) or type(exc).__name__)
     if untrusted is not None:
-        detail = CERTIFICATE_HELP.format(detail=scrub.redact(untrusted))
-    error = error_cls(
-        f"{reason} on {scrub.request_line(request)} ({where}): {detail}",
+        detail = CERTIFICATE_HELP.format(detail=redactor.redact(untrusted))
+    return error_cls(
+        f"{reason} on {redactor.request_line(request)} ({where}): {detail}",
         may_have_been_placed=charged and maybe_sent,
-    )
-    return Failure(
-        error,
-        reason=reason,
-        maybe_sent=maybe_sent,
-        retryable=not isinstance(exc, PERMANENT) and untrusted is None,
     )
 
 
 def redirect_target(
-    request: httpx2.Request, response: httpx2.Response, location: str, *, scrub: Scrub
+    request: httpx2.Request, response: httpx2.Response, location: str, *, redactor: Redactor
 ) -> httpx2.URL:
     """Where a redirect leads, or an ``APIError`` when it leads nowhere we can go."""
     problem = None
@@ -187,7 +207,6 @@ def redirect_target(
     raise APIError(
         f"the server redirected to a location that cannot be followed ({problem})",
         status_code=response.status_code,
-        body=scrub.redact(location[:200]),
+        body=redactor.redact(location[:200]),
         response=response,
-        request_line=scrub.request_line(request),
     )

@@ -12,7 +12,7 @@ need no module to be read in.
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -24,6 +24,9 @@ __all__ = [
     "CallReport",
     "CallReportsPage",
     "CallResult",
+    "ChargedEnvelope",
+    "Envelope",
+    "Fields",
     "Pagination",
     "ResponseMeta",
     "Service",
@@ -121,7 +124,7 @@ class Answer(Model):
     """
 
     billing: Billing
-    meta: ResponseMeta = attrs.field(default=NO_META, init=False, eq=False, hash=False, repr=False)
+    meta: ResponseMeta = attrs.field(default=NO_META, eq=False, hash=False, repr=False)
 
 
 @attrs.frozen(kw_only=True, field_transformer=_own_first)
@@ -340,3 +343,35 @@ class VoicemailInboxes(Answer):
 
     items: list[VoicemailInbox]
     allowed_contexts: list[str]
+
+
+# -- the wire's own shapes, for the converter (not exported) ----------------------------------
+
+R = TypeVar("R")
+
+
+class Fields(dict[str, Any], Generic[R]):
+    """The fields of the result model ``R`` read from an answer's ``data``, by name.
+
+    Keyword arguments for ``R``, less what ``data`` does not hold: ``billing`` (the
+    envelope's) and ``meta`` (the response's).
+    """
+
+
+@attrs.frozen(kw_only=True)
+class Envelope(Generic[R]):
+    """Every answer as sent: ``{"ok": true, "data": {...}, "billing": {...}}``.
+
+    A free endpoint may leave ``billing`` out; a missing ``ok`` reads as true.
+    """
+
+    ok: bool = True
+    data: Fields[R]
+    billing: Billing | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ChargedEnvelope(Envelope[R]):
+    """The envelope of a charged call's answer, which must say what the call cost."""
+
+    billing: Billing

@@ -15,9 +15,26 @@ import random
 import attrs
 
 from ._config import BACKOFF_CAP, BACKOFF_INITIAL, DEFAULT_MAX_RETRIES, MAX_RETRY_AFTER
-from ._failures import Failure
 
-__all__ = ["RetryPolicy"]
+__all__ = ["Failure", "RetryPolicy"]
+
+
+@attrs.frozen
+class Failure:
+    """Why one attempt failed, as the policy reads it: plain facts, no error built yet.
+
+    ``cause`` is what happened, for whoever builds the caller's error once the policy
+    gives up (``_failures.error_of``); the policy never looks at it.
+    """
+
+    cause: object
+    reason: str
+    # Whether the server may have received (and acted on) the request.
+    maybe_sent: bool
+    # Whether another attempt could succeed (for a call that is safe to repeat).
+    retryable: bool
+    retry_after: float | None = None
+    status: int | None = None
 
 
 def _seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:

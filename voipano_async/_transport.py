@@ -1,8 +1,11 @@
 """The one request path below every endpoint method: one call, one result or one stream.
 
-``Transport.request`` and ``Transport.open_stream`` are what the endpoint methods call:
-they open the call's span, take a concurrency slot, have the wire half (``_sender``) send
-with the retry policy, and turn the answer into a result with its ``meta``, or a stream.
+``Transport`` *has* a ``Sender`` (``_sender``), the wire half. The endpoint methods call
+``request`` (or ``prepare`` then ``call``, for a charged call the spend guard must see
+built first) and ``open_stream``: each prepares the call once, opens its span, takes a
+concurrency slot, has the sender send it, and turns the answer into a result with its
+``meta``, or a stream. An error leaving here gets its context (attempts, request line,
+the server's request id) in one place, ``_context``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from ._body import read_body, with_body
 from ._envelope import api_error, decode_error_body, decode_result, request_id_of
 from ._exceptions import APIError, UnexpectedResponseError, VoipanoError
 from ._models import ResponseMeta
-from ._options import Options, parse_options
 from ._pool import Pool
-from ._sender import Sender, close_response
+from ._sender import Call, Sender, close_response
+from ._settings import Settings
 from ._telemetry import NO_RECORD, CallRecord
 
-__all__ = ["StreamHandle", "Transport", "iter_chunks"]
+__all__ = ["Call", "StreamHandle", "Transport", "iter_chunks"]
 
 T = TypeVar("T")
 _NONE: Mapping[str, Any] = MappingProxyType({})
@@ -37,10 +40,59 @@ def iter_chunks(
     return response.aiter_bytes(chunk_size)
 
 
-class Transport(Sender):
+class Transport:
     """Makes the calls of one client configuration over a shared ``Pool``."""
 
+    def __init__(self, settings: Settings, pool: Pool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.sender = Sender(settings, pool)
+        self.redactor = self.sender.redactor
+
+    @property
+    def closed(self) -> bool:
+        """Whether this client, or the client whose pool it shares, has been closed."""
+        return self.sender.closed or self.pool.closed
+
+    def close(self) -> None:
+        """Refuse every call from now on (the pool is closed by whoever owns it)."""
+        self.sender.closed = True
+
+    def check_open(self) -> None:
+        self.sender.check_open()
+
     # -- what the endpoint methods call -------------------------------------------------
+
+    def prepare(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+        charged: bool = False,
+        stream: bool = False,
+        options: Mapping[str, Any] = _NONE,
+        operation: str,
+        endpoint: str | None = None,
+    ) -> Call:
+        """Check the caller's ``**options`` and build the request, sending nothing.
+
+        ``options`` is the caller's ``**options`` as the public method received them;
+        ``operation`` names the public method and ``endpoint`` the path it stands for
+        (``path`` unless it holds an id), for its span.
+        """
+        return self.sender.prepare(
+            method,
+            path,
+            params=params,
+            json=json,
+            raw_options=options,
+            charged=charged,
+            stream=stream,
+            operation=operation,
+            endpoint=endpoint or path,
+        )
 
     async def request(
         self,
@@ -49,80 +101,62 @@ class Transport(Sender):
         cl: type[T],
         *,
         params: Mapping[str, Any] | None = None,
-        json: Mapping[str, Any] | None = None,
-        charged: bool = False,
         options: Mapping[str, Any] = _NONE,
         operation: str,
     ) -> T:
-        """Send one API request with the retry policy and decode its envelope into ``cl``.
+        """Send one free API request with the retry policy and decode its answer into ``cl``."""
+        call = self.prepare(method, path, params=params, options=options, operation=operation)
+        return await self.call(call, cl)
 
-        ``options`` is the caller's ``**options`` as the public method received them;
-        ``operation`` names the public method, for its span.
-        """
-        checked = parse_options(options, body=json is not None)
-        record = self.pool.telemetry.start(operation, path)
+    async def call(self, call: Call, cl: type[T]) -> T:
+        """Send a prepared call and decode its answer into ``cl``, within the call's span."""
+        record = call.record = self.pool.telemetry.start(call.operation, call.endpoint)
         try:
-            result, meta = await self._request(
-                method, path, cl, params, json, charged, checked, record
+            slot = await self.pool.acquire()
+            started = time.perf_counter()
+            try:
+                with record.use():
+                    response, content = await self.sender.send(call)
+            finally:
+                self.pool.release(slot)
+            result = decode_result(
+                response,
+                cl,
+                charged=call.charged,
+                redact=self.redactor.secret,
+                content=content,
+                meta_of=lambda fields: self._meta(
+                    response, call.attempts, started, fields.get("request_id")
+                ),
             )
         except BaseException as error:
+            self._context(error, call)
             record.fail(error)
             raise
         billing = getattr(result, "billing", None)
         record.end(
-            attempts=meta.attempts,
-            status_code=meta.status_code,
+            attempts=call.attempts,
+            status_code=response.status_code,
             charged=billing.charged if billing is not None else None,
         )
         return result
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        cl: type[T],
-        params: Mapping[str, Any] | None,
-        json: Mapping[str, Any] | None,
-        charged: bool,
-        options: Options,
-        record: CallRecord,
-    ) -> tuple[T, ResponseMeta]:
-        slot = await self.pool.acquire()
-        started = time.perf_counter()
-        try:
-            with record.use():
-                response, content, attempts = await self._send(
-                    method,
-                    path,
-                    params=params,
-                    json=json,
-                    charged=charged,
-                    options=options,
-                    record=record,
-                )
-        finally:
-            self.pool.release(slot)
-        try:
-            result = decode_result(
-                response, cl, charged=charged, redact=self.scrub_text, content=content
-            )
-        except VoipanoError as error:  # ok: false on a 2xx, or an answer that does not fit
-            error.attempts = attempts
-            if isinstance(error, APIError):
-                error.request_line = self.request_line(response.request)
-            elif error.request_id is None:
-                error.request_id = request_id_of(response.headers, None, self.scrub_text)
-            raise
-        meta = self._meta(response, attempts, started, getattr(result, "request_id", None))
-        # The model is frozen; its ``meta`` (no part of its value) is set here, once.
-        object.__setattr__(result, "meta", meta)
-        return result, meta
+    def _context(self, error: BaseException, call: Call) -> None:
+        """What every error leaving a call carries, set here once: how many attempts it
+        took, what was asked, and the server's id for it when its answer gave one."""
+        if not isinstance(error, VoipanoError):
+            return
+        error.attempts = call.attempts
+        if isinstance(error, APIError) and error.request_line is None:
+            error.request_line = self.redactor.request_line(call.request)
+        if error.request_id is None and call.response is not None:
+            error.request_id = request_id_of(call.response.headers, None, self.redactor.secret)
 
     def _meta(
         self, response: httpx2.Response, attempts: int, started: float, body_id: object = None
     ) -> ResponseMeta:
-        """The answer's ``meta``; ``body_id`` is the result's own ``request_id``, if any."""
-        request_id = request_id_of(response.headers, None, self.scrub_text)
+        """The answer's ``meta``; ``body_id`` is the answer's own ``request_id``, if any."""
+        request_id = request_id_of(response.headers, None, self.redactor.secret)
         if request_id is None and isinstance(body_id, str):
             request_id = body_id
         return ResponseMeta(
@@ -146,27 +180,31 @@ class Transport(Sender):
 
         The call's span runs until the handle is closed.
         """
-        checked = parse_options(options, body=False)
-        record = self.pool.telemetry.start(operation, endpoint)
+        call = self.prepare(
+            "GET",
+            path,
+            params=params,
+            options=options,
+            stream=True,
+            operation=operation,
+            endpoint=endpoint,
+        )
+        record = call.record = self.pool.telemetry.start(operation, endpoint)
         slot = await self.pool.acquire()
         started = time.perf_counter()
         response: httpx2.Response | None = None
-        attempts = 0
         try:
             with record.use():
-                response, _, attempts = await self._send(
-                    "GET", path, params=params, options=checked, stream=True, record=record
-                )
+                response, _ = await self.sender.send(call)
                 await self._refuse_json_instead_of_audio(response)
         except BaseException as error:
-            if isinstance(error, VoipanoError) and attempts:
-                error.attempts = attempts
+            self._context(error, call)
             record.fail(error)
             if response is not None:
                 await close_response(response)
             self.pool.release(slot)
             raise
-        meta = self._meta(response, attempts, started)
+        meta = self._meta(response, call.attempts, started)
         handle = StreamHandle(response, self.pool, slot, self.pool.hold_for_stream(slot), meta)
         handle.record = record
         return handle
@@ -176,15 +214,11 @@ class Transport(Sender):
         content_type = response.headers.get("content-type", "")
         if not content_type.split(";")[0].strip().lower().endswith("json"):
             return
+        secret = self.redactor.secret
         content = await read_body(response, _config.MAX_ERROR_BODY_BYTES, truncate=True)
-        body = decode_error_body(content, redact=self.scrub_text)
+        body = decode_error_body(content, redact=secret)
         if isinstance(body, Mapping) and body.get("ok") is False:
-            raise api_error(
-                with_body(response, content),
-                body,
-                redact=self.scrub_text,
-                request_line=self.request_line(response.request),
-            )
+            raise api_error(with_body(response, content), body, redact=secret)
         raise UnexpectedResponseError(
             "expected audio but the server answered with JSON",
             status_code=response.status_code,
