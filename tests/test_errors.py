@@ -243,10 +243,15 @@ async def test_wrong_types_are_explained_with_paths(
     api.get("/services").respond(200, json=answer)
 
     with pytest.raises(UnexpectedResponseError) as info:
-        await client.services()
-
+        await client.with_options(strict_responses=True).services()
     problems = info.value.problems
     assert "expected an integer, got a string @ $.data.items[0].subscription_id" in problems
+
+    # Read tolerantly, "12" is 12 (and no problem); the rest is as wrong as before.
+    with pytest.raises(UnexpectedResponseError) as info:
+        await client.services()
+    problems = info.value.problems
+    assert not any("subscription_id" in problem for problem in problems)
     assert "expected an integer, got a boolean @ $.data.items[0].package.id" in problems
     assert "expected an integer, got a number @ $.data.total" in problems
     assert "required field missing @ $.billing.unit_price" in problems
@@ -279,11 +284,17 @@ async def test_unreadable_answer_to_charged_call_warns_it_may_have_been_placed(
     route = api.post("/call-otp").respond(200, json=answer)
 
     with pytest.raises(UnexpectedResponseError) as info:
-        await client.call_otp("09123456789")
+        await client.with_options(strict_responses=True).call_otp("09123456789")
 
     assert info.value.may_have_been_placed is True
     assert "may have been placed" in str(info.value)
     assert route.call_count == 1
+
+    # Read tolerantly, the placed call is a result, its price counted as spent.
+    otp = await client.call_otp("09123456789")
+    assert otp.billing is None
+    assert otp.meta.drift == ("$.billing: missing, so the published price is counted as spent",)
+    assert client.spent == 2 * 160
 
 
 async def test_rate_limit_error_carries_retry_after(

@@ -60,6 +60,11 @@ class ClientSettings:
         return self._calls_through()._transport.settings.timeout
 
     @property
+    def strict_responses(self) -> bool:
+        """Whether an answer that drifted from the published shape is refused."""
+        return self._calls_through()._transport.settings.strict_responses
+
+    @property
     def spent(self) -> int:
         """Credit spent on charged calls so far by this client and its copies.
 
@@ -96,6 +101,10 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
             to the last byte of the answer (for a download, to its headers); past it the
             attempt fails with ``APITimeoutError``. Default 60; ``None`` for no deadline.
             For one call, use ``client.with_options(deadline=...)``.
+        strict_responses: Refuse any answer that drifted from the published shape
+            (``"160"`` for 160, ``1`` for true, ``[]`` for an empty object) with
+            ``UnexpectedResponseError``, instead of reading it without loss and noting
+            it in ``meta.drift``. Default ``False``; see Tolerant reading.
         max_concurrency: At most this many requests in flight across every task sharing
             the client (default: no cap beyond httpx's pool).
         rate_limit: At most this many requests per second, on average, across every task
@@ -140,6 +149,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         max_retries: int = _config.DEFAULT_MAX_RETRIES,
         retry: RetryPolicy | None = None,
         deadline: float | None = _config.DEFAULT_DEADLINE,
+        strict_responses: bool = False,
         max_concurrency: int | None = None,
         rate_limit: float | None = None,
         proxy: str | httpx2.URL | httpx2.Proxy | None = None,
@@ -167,6 +177,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
                 base=RetryPolicy(),
             ),
             deadline=deadline,
+            strict_responses=strict_responses,
         )
         shared = PoolOptions(
             max_concurrency=max_concurrency,
@@ -222,6 +233,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         max_retries: int | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
+        strict_responses: bool | NotGiven = NOT_GIVEN,
     ) -> AsyncVoipano:
         """A client with other settings that shares this one's connection pool.
 
@@ -229,9 +241,15 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
 
         Examples:
             >>> patient = client.with_options(timeout=60, max_retries=5)
+            >>> exact = client.with_options(strict_responses=True)
         """
         settings = self._transport.settings
-        given = {"timeout": timeout, "download_timeout": download_timeout, "deadline": deadline}
+        given = {
+            "timeout": timeout,
+            "download_timeout": download_timeout,
+            "deadline": deadline,
+            "strict_responses": strict_responses,
+        }
         changes: dict[str, Any] = {k: v for k, v in given.items() if v is not NOT_GIVEN}
         if retry is not NOT_GIVEN or max_retries is not NOT_GIVEN:
             changes["retry"] = merge_retry(

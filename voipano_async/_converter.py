@@ -27,14 +27,17 @@ A new field type, or a new rule for one, is one entry in ``RULES``.
 
 from __future__ import annotations
 
+import copy
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType, UnionType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, Union, cast, get_args, get_origin
 
 import attrs
 
+from ._mend import Leaf, leaves, mend, problem
 from ._models import FREE, Envelope, Fields, ResponseMeta
+from ._rules import ABSENT, RULES, Drift, Hook, Rule, mismatch, shown
 
 if TYPE_CHECKING:
     import cattrs
@@ -51,7 +54,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Hook = Callable[[Any, Any], Any]
 
 
 class ShapeError(Exception):
@@ -60,86 +62,6 @@ class ShapeError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _mismatch(expected: str, value: object) -> NoReturn:
-    raise TypeError(f"expected {expected}, got {_json_type(value)}")
-
-
-# -- the type rules ---------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Rule:
-    """What a JSON value must be to fill a field of one scalar type.
-
-    Attributes:
-        expected: How a problem names what belongs there: ``"an integer"``.
-        takes: The Python types of JSON values taken as they are (``bool`` is its own
-            type here, not an ``int``).
-        converts: The types of JSON values read by ``convert`` instead (an integer for a
-            ``float`` field).
-        convert: How those are read: the field's type when not given (``float(7)``). A
-            value it refuses (``ValueError``, ``TypeError``) is a misfit like any other.
-    """
-
-    expected: str
-    takes: frozenset[type]
-    converts: frozenset[type] = frozenset()
-    convert: Callable[[Any], Any] | None = None
-
-    def hook(self, tp: type[Any], *, optional: bool) -> Hook:
-        """The structuring function for a field of type ``tp`` (``tp | None`` if optional).
-
-        One call per value, whatever the rule: the types taken are checked in one step.
-        """
-        takes = (self.takes | {type(None)}) if optional else self.takes
-        expected, converts, convert = self.expected, self.converts, self.convert or tp
-
-        def structure_scalar(value: Any, _: Any) -> Any:
-            if type(value) in takes:
-                return value
-            if type(value) in converts:
-                try:
-                    return convert(value)
-                except (ValueError, TypeError, OverflowError):
-                    raise TypeError(
-                        f"expected {expected}, got {_json_type(value)} that is not one"
-                    ) from None
-            _mismatch(expected, value)
-
-        return structure_scalar
-
-
-RULES: Mapping[type, Rule] = MappingProxyType(
-    {
-        str: Rule("a string", frozenset({str})),
-        int: Rule("an integer", frozenset({int})),
-        float: Rule("a number", frozenset({float}), converts=frozenset({int})),
-        bool: Rule("a boolean", frozenset({bool})),
-    }
-)
-"""The one table of type rules: for each scalar type a field may have, what fills it.
-
-Every converter reads it, and so every model and every endpoint; a new field type, or a
-new way of reading one, is one entry here.
-"""
 
 
 # -- lists and optional values ----------------------------------------------------------------
@@ -159,14 +81,20 @@ def _is_list(tp: Any) -> bool:
 
 
 def _list_factory(tp: Any, converter: cattrs.BaseConverter) -> Hook:
-    """A JSON array, and nothing else iterable (a string or an object is not a list)."""
+    """A JSON array, and nothing else iterable (a string or an object is not a list).
+
+    Explained, an empty object (``{}``: PHP's empty collection) reads as an empty array.
+    """
     from cattrs.cols import list_structure_factory
 
     inner = list_structure_factory(tp, converter)
+    explaining = converter.detailed_validation
 
     def structure_list(value: object, cl: Any) -> Any:
         if type(value) is not list:
-            _mismatch("an array", value)
+            if explaining and value == {}:
+                raise Drift("expected an array, got an object", value, [])
+            mismatch("an array", value)
         return inner(value, cl)
 
     return structure_list
@@ -218,6 +146,23 @@ def _check(
     return f"{v} if {taken} else h{i}({v}, None)"
 
 
+def _expected(tp: Any, rules: Mapping[type, Rule]) -> str:
+    """What a problem says belongs in a field of type ``tp``."""
+    tp = _without_none(tp) if _is_optional(tp) else tp
+    if tp in rules:
+        return rules[tp].expected
+    if _is_list(tp):
+        return "an array"
+    return "an object" if attrs.has(get_origin(tp) or tp) else getattr(tp, "__name__", str(tp))
+
+
+def _not_an_object(value: object, empty: object) -> NoReturn:
+    """Explained: an empty array (PHP's empty object) reads as ``empty``; else a misfit."""
+    if value == []:
+        raise Drift("expected an object, got an array", value, empty)
+    mismatch("an object", value)
+
+
 def _generate(
     target: Any,
     fields: Sequence[Any],
@@ -233,9 +178,13 @@ def _generate(
     ``Envelope``), as cattrs generates its own: the rules' types checked inline, and the
     keys no field names (``unknown``) kept, handed to the constructor as ``extra`` in the
     order sent so that the object is built once, or refused, or ignored. ``hooks``
-    replaces a field's hook. With the converter's ``detailed_validation`` the same
-    function collects every problem, each noted with its field for
-    ``cattrs.transform_error`` to give its path.
+    replaces a field's hook.
+
+    With the converter's ``detailed_validation`` (``explaining``) the same function
+    collects every problem, each noted with its field for ``cattrs.transform_error`` to
+    give its path, and raises ``Drift`` for what reads without loss though it drifted: an
+    empty array for an object (read as ``{}``, or as null when the object cannot be
+    empty), and a ``null`` in a field that has a default (read as missing).
 
     Kept instead of cattrs' ``make_dict_structure_fn``: over the same rules that costs
     about 0.4 µs more per call report (``benchmarks/decode.py`` shows both).
@@ -243,26 +192,28 @@ def _generate(
     from cattrs.errors import AttributeValidationNote, ClassValidationError
     from cattrs.errors import ForbiddenExtraKeysError as Forbidden
 
-    detailed = factories.converter.detailed_validation
+    explaining = factories.converter.detailed_validation
+    required = any(field.default is attrs.NOTHING for field in fields)
     scope: dict[str, Any] = {
-        "_mismatch": _mismatch,
+        "mismatch": mismatch,
+        "not_an_object": _not_an_object,
+        "Drift": Drift,
+        "ABSENT": ABSENT,
         "target": target,
         "MappingProxyType": MappingProxyType,
         "_missing": object(),
-        "Note": AttributeValidationNote,
         "Invalid": ClassValidationError,
         "Forbidden": Forbidden,
         "known": frozenset(field.name for field in fields),
         # The unknown keys of each shape of object seen (its keys, in order), so that a
         # page of a hundred alike reports works them out once, not a hundred times.
         "extras_of": {},
+        # What an empty array in an object's place reads as, explained.
+        "empty": None if required else {},
     }
-    lines = [
-        "def structure(value, _):",
-        "    if type(value) is not dict:",
-        "        _mismatch('an object', value)",
-    ]
-    if detailed:
+    refuse = "not_an_object(value, empty)" if explaining else "mismatch('an object', value)"
+    lines = ["def structure(value, _):", "    if type(value) is not dict:", f"        {refuse}"]
+    if explaining:
         lines.append("    errors = []")
     arguments = []
     for i, field in enumerate(fields):
@@ -284,7 +235,13 @@ def _generate(
                 f"{v} = value.get({key!r}, _missing)",
                 f"{v} = {default_value} if {v} is _missing else {check}",
             ]
-        if detailed:
+            if explaining and not _is_optional(field.type):
+                # A field the answer can do without: null reads as missing, its default.
+                expected = _expected(field.type, factories.rules)
+                reading = shown(default) if not isinstance(default, attrs.Factory) else ""  # type: ignore[arg-type]
+                scope[f"m{i}"] = (f"expected {expected}, got null", reading or "its default")
+                steps.insert(1, f"if {v} is None: raise Drift(m{i}[0], None, ABSENT, m{i}[1])")
+        if explaining:
             scope[f"n{i}"] = AttributeValidationNote(
                 f"Structuring class {name} @ attribute {key}", key, field.type
             )
@@ -307,9 +264,9 @@ def _generate(
             "            extras_of[shape] = extra",
         ]
     if unknown == "refuse":
-        refuse = "errors.append" if detailed else "raise "
-        lines += ["    if extra:", f"        {refuse}(Forbidden('', target, set(extra)))"]
-    if detailed:
+        refusal = "errors.append" if explaining else "raise "
+        lines += ["    if extra:", f"        {refusal}(Forbidden('', target, set(extra)))"]
+    if explaining:
         lines.append(f"    if errors: raise Invalid('While structuring {name}', errors, target)")
     build = "target(" + ", ".join(arguments)
     if unknown == "keep":
@@ -355,7 +312,8 @@ class _Factories:
         """``X | None``: ``null``, or what ``X``'s hook accepts (looked up once)."""
         inner_type = _without_none(tp)
         if inner_type in self.rules:
-            return self.rules[inner_type].hook(inner_type, optional=True)
+            explaining = self.converter.detailed_validation
+            return self.rules[inner_type].hook(inner_type, optional=True, explaining=explaining)
         inner = self.converter.get_structure_hook(inner_type)
 
         def structure_optional(value: Any, _: Any) -> Any:
@@ -405,6 +363,8 @@ class _Factories:
             return _generate(origin, read, self, name=name, unknown="ignore", hooks=hooks)
 
         def data(value: object, _: object) -> Any:
+            if value == []:
+                raise Drift("expected an object", value, {})
             if type(value) is not dict:
                 raise TypeError("expected an object")
             return fields(value, None)
@@ -445,7 +405,7 @@ def make_converter(
     converter = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=strict)
     factories = _Factories(converter, rules)
     for tp, rule in rules.items():
-        converter.register_structure_hook(tp, rule.hook(tp, optional=False))
+        converter.register_structure_hook(tp, rule.hook(tp, optional=False, explaining=detailed))
     register = converter.register_structure_hook_factory
     register(_is_list, cast(Any, _list_factory))
     register(_is_optional, factories.optional)
@@ -485,12 +445,10 @@ class Converters:
 
     def explain(self, value: object, cl: Any, path: str = "$") -> list[str]:
         """What in ``value`` does not fit ``cl``, one line per problem with its JSON path."""
-        import cattrs
-
         try:
             self.detailed.structure(value, cl)
-        except Exception as exc:
-            return cattrs.transform_error(exc, path=path, format_exception=_describe_problem)
+        except Exception as error:
+            return [problem(leaf, path) for leaf in leaves(error)]
         return [f"does not fit {getattr(cl, '__name__', cl)} @ {path}"]
 
     def structure(self, value: object, cl: type[T], *, path: str = "$") -> T:
@@ -506,16 +464,56 @@ class Converters:
         except Exception:
             raise ShapeError(self.explain(value, cl, path)) from None
 
+    def read(
+        self, value: object, cl: type[T], *, nullable: Sequence[tuple[str, ...]] = ()
+    ) -> tuple[T, tuple[str, ...]]:
+        """Structure ``value`` into ``cl`` tolerantly: the result, and what drifted.
+
+        What does not fit as it is but reads without loss (``RULES``' ``drifted``, an
+        empty array for an object, ``{}`` for an array, a ``null`` where a field can do
+        without) is read so in a copy of ``value``, each reading noted with its place;
+        under a ``nullable`` place, a value that cannot be read empties the nearest field
+        around it that may be null. What is left raises ``ShapeError``.
+        """
+        hook = self.hook(cl)
+        try:
+            return hook(value, cl), ()
+        except Exception:
+            pass
+        mended, notes = copy.deepcopy(value), []
+        # Each place mended, with what was found there: a mend that leaves what it made
+        # unreadable (an empty array read as an object that then lacks its fields) was no
+        # reading at all, and the problem is told as it was found.
+        origins: dict[tuple[object, ...], Leaf] = {}
+        for _ in range(_MENDS):
+            try:
+                self.detailed.structure(mended, cl)
+            except Exception as error:
+                found = list(leaves(error))
+            else:
+                break
+            problems: list[str] = []
+            for leaf in found:
+                origin = next((o for at, o in origins.items() if leaf[0][: len(at)] == at), None)
+                note = None if origin is not None else mend(mended, leaf, nullable)
+                if note is not None:
+                    origins[leaf[0]] = leaf
+                    notes.append(note)
+                elif (told := problem(origin or leaf)) not in problems:
+                    problems.append(told)
+            if problems:
+                raise ShapeError(problems)
+        try:
+            return hook(mended, cl), tuple(notes)
+        except Exception:
+            raise ShapeError(self.explain(mended, cl)) from None
+
+
+# Rounds of mending an answer: each mend may uncover the next (an empty array read as an
+# object that then lacks what it must hold), never more than a few deep.
+_MENDS = 4
 
 CONVERTERS = Converters()
-
-
-def _describe_problem(exc: BaseException, tp: type[Any] | None) -> str:
-    from cattrs.v import format_exception
-
-    if isinstance(exc, TypeError) and str(exc).startswith("expected "):
-        return str(exc)
-    return format_exception(exc, tp)
 
 
 structure = CONVERTERS.structure

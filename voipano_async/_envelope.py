@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
-from ._converter import CONVERTERS, explain
+from ._converter import CONVERTERS, ShapeError
 from ._exceptions import (
     APIError,
     RateLimitError,
@@ -27,6 +27,7 @@ from ._exceptions import (
     error_class_for,
 )
 from ._models import FREE, Billing, ChargedEnvelope, Envelope, ResponseMeta
+from ._rules import ABSENT, shown
 
 __all__ = ["api_error", "decode_error_body", "decode_result", "parse_retry_after"]
 
@@ -57,16 +58,21 @@ def decode_result(
     cl: type[T],
     *,
     charged: bool,
+    strict: bool = False,
     redact: str | None = None,
     content: bytes | None = None,
-    meta_of: Callable[[Mapping[str, Any]], ResponseMeta] | None = None,
+    meta_of: Callable[[Mapping[str, Any], tuple[str, ...]], ResponseMeta] | None = None,
 ) -> T:
     """Turn a 2xx answer into ``cl``, or raise the error it carries.
 
     ``charged`` marks the charged endpoints: an answer that cannot be read there means the
-    call may well have been placed, and the error says so. ``content`` is the body when it
-    was read apart from the response. ``meta_of`` makes the result's ``meta`` from its
-    fields as read (so that it may quote the answer's own ``request_id``).
+    call may well have been placed, and the error says so. An answer that drifted from the
+    published shape is read tolerantly (``Converters.read``) unless ``strict``; a charged
+    call's ``ok: true`` answer, the call placed, the most tolerantly of all: what cannot
+    be read in its ``data`` is read as null, and a ``billing`` it lacks as none said.
+    ``content`` is the body when it was read apart from the response. ``meta_of`` makes the
+    result's ``meta`` from its fields as read (so that it may quote the answer's own
+    ``request_id``) and the notes of what drifted.
     """
     status = response.status_code
     if content is None:
@@ -91,28 +97,42 @@ def decode_result(
         )
     if body.get("ok") is False:
         raise api_error(response, body, redact=redact)
-    shape = _envelope_of(cl, charged)
-    read = CONVERTERS.hook(shape)  # a "result" without billing: TypeError, no misfit
+    shape = _envelope_of(cl, charged and strict)
+    CONVERTERS.hook(shape)  # a "result" without billing: TypeError, no misfit
     envelope: Envelope[T] | None = None
+    notes: tuple[str, ...] = ()
+    problems: list[str] = []
     try:
-        envelope = read(body, shape)
-    except Exception:
-        problems = explain(body, shape)
-    else:
-        problems = _negative_charges(envelope.billing)
+        if strict:
+            envelope = CONVERTERS.structure(body, shape)
+        else:
+            envelope, notes = CONVERTERS.read(body, shape, nullable=_PLACED if charged else ())
+    except ShapeError as exc:
+        problems = exc.problems
+    problems = problems if envelope is None else _negative_charges(envelope.billing)
     if envelope is None or problems:
-        raise UnexpectedResponseError(
+        error = UnexpectedResponseError(
             f"the server's answer does not fit {cl.__name__}",
             status_code=status,
             problems=problems,
             body=body,
             may_have_been_placed=charged,
         )
+        error.request_id = request_id_of(response.headers, body, redact)
+        raise error
+    if charged and envelope.billing is None and not notes:
+        said = shown(body.get("billing", ABSENT))
+        notes = (f"$.billing: {said}, so the published price is counted as spent",)
     fields = envelope.data
     if meta_of is not None:
-        fields["meta"] = meta_of(fields)
-    result: T = cl(**fields, billing=envelope.billing or FREE)  # type: ignore[call-arg]
+        fields["meta"] = meta_of(fields, notes)
+    billing = envelope.billing if charged else envelope.billing or FREE
+    result: T = cl(**fields, billing=billing)  # type: ignore[call-arg]
     return result
+
+
+# Where a placed call's answer may have what it cannot read emptied: its ``data``.
+_PLACED = (("data",),)
 
 
 def _envelope_of(cl: type[T], charged: bool) -> Any:
@@ -267,6 +287,9 @@ def request_id_of(
         candidate = data.get("request_id") if isinstance(data, Mapping) else None
         if candidate is None:
             candidate = body.get("request_id")
+        # An id sent as a number (the live server's drift) is still the id.
+        if type(candidate) is int:
+            candidate = str(candidate)
         found = candidate if isinstance(candidate, str) else None
     if found is not None and redact:
         found = found.replace(redact, "***")

@@ -97,6 +97,10 @@ class ResponseMeta:
             the endpoint has one, else ``None``. Quote it when you write to support.
         attempts: How many attempts the call took (1 when nothing was retried).
         elapsed: Seconds from the first attempt's start to the answer, waits included.
+        drift: What in the answer drifted from the published shape and how it was read,
+            one note each (``'$.billing.charged: "160" read as 160'``); empty when the
+            answer had the published shape. See
+            [tolerant reading](https://voipano-async.readthedocs.io/tolerant-reading/).
     """
 
     status_code: int
@@ -104,6 +108,7 @@ class ResponseMeta:
     request_id: str | None
     attempts: int
     elapsed: float
+    drift: tuple[str, ...] = ()
 
 
 NO_META = ResponseMeta(
@@ -117,13 +122,15 @@ class Answer(Model):
     """What every endpoint's answer has besides its own fields (a base class).
 
     Attributes:
-        billing: What the request cost, from the envelope.
+        billing: What the request cost, from the envelope; ``None`` only on a charged
+            call's result whose answer did not say (a free endpoint's result always has
+            one).
         extra: Keys of ``data`` that the SDK does not model.
         meta: How the answer came back: status, headers, request id, attempts
             ([`ResponseMeta`][voipano_async.ResponseMeta]); no part of its value.
     """
 
-    billing: Billing
+    billing: Billing | None
     meta: ResponseMeta = attrs.field(default=NO_META, eq=False, hash=False, repr=False)
 
 
@@ -131,18 +138,22 @@ class Answer(Model):
 class CallOtpResult(Answer):
     """The answer to [`AsyncVoipano.call_otp`][voipano_async.AsyncVoipano.call_otp].
 
+    The call was placed: every field but ``billing``'s amounts is read as ``None`` rather
+    than fail when the answer lacks it or has it unreadable (see ``meta.drift``).
+
     Attributes:
         request_id: The server's id for this OTP call.
         phone_number: The number called (the server may mask it).
         purpose: The purpose sent with the request, echoed back.
         message: The server's message, usually Persian (``"کد تایید ارسال شد."``).
-        billing: What the OTP call cost, and the credit left.
+        billing: What the OTP call cost, and the credit left; ``None`` when the answer did
+            not say (``spent`` then counts the published price).
         extra: Keys of ``data`` that the SDK does not model.
         meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
-    request_id: str
-    phone_number: str
+    request_id: str | None = None
+    phone_number: str | None = None
     purpose: str | None = None
     message: str | None = None
 
@@ -170,19 +181,23 @@ class CallResult(Answer):
     From [`click_to_call`][voipano_async.AsyncVoipano.click_to_call] and
     [`secure_call`][voipano_async.AsyncVoipano.secure_call].
 
+    The call was placed: every field but ``billing``'s amounts is read as ``None`` rather
+    than fail when the answer lacks it or has it unreadable (see ``meta.drift``).
+
     Attributes:
         request_id: The server's id for this call.
         endpoint_number: The line the call is placed from, e.g. ``"02191010001"``.
         status: The call's status, e.g. ``"accepted"``.
         provider: The provider's answer, or ``None`` when the server does not report it.
-        billing: What the call cost, and the credit left.
+        billing: What the call cost, and the credit left; ``None`` when the answer did not
+            say (``spent`` then counts the published price).
         extra: Keys of ``data`` that the SDK does not model.
         meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
-    request_id: str
+    request_id: str | None = None
     endpoint_number: str | None = None
-    status: str
+    status: str | None = None
     provider: CallProvider | None = None
 
 
@@ -251,6 +266,7 @@ class CallReportsPage(Answer):
     endpoint_number: str | None = None
     items: list[CallReport]
     pagination: Pagination
+    billing: Billing
 
 
 @attrs.frozen(kw_only=True, field_transformer=_own_first)
@@ -307,6 +323,7 @@ class ServiceList(Answer):
 
     items: list[Service]
     total: int
+    billing: Billing
 
 
 @attrs.frozen(kw_only=True, field_transformer=_own_first)
@@ -343,6 +360,7 @@ class VoicemailInboxes(Answer):
 
     items: list[VoicemailInbox]
     allowed_contexts: list[str]
+    billing: Billing
 
 
 # -- the wire's own shapes, for the converter (not exported) ----------------------------------

@@ -40,6 +40,8 @@ class Pool:
         self.max_concurrency = max_concurrency
         self._limiter: anyio.CapacityLimiter | None = None
         self._streaming_tasks: dict[int, int] = {}
+        # Where answers drifted, (endpoint, place) once each: told once, not per call.
+        self.drift_told: set[tuple[str, str]] = set()
 
     async def acquire(self) -> object | None:
         """Take a slot for one request or stream; ``None`` when none is needed.

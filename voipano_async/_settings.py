@@ -79,6 +79,11 @@ def _deadline(instance: Any, attribute: Any, value: Any) -> None:
         raise ValueError(f"deadline must be a number of seconds above 0, or None; got {value!r}")
 
 
+def _flag(instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{attribute.name} must be True or False, not {describe_type(value)}")
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """What one client (as opposed to the pool it shares) is configured with."""
@@ -91,6 +96,7 @@ class Settings:
     )
     retry: RetryPolicy = attrs.field(factory=RetryPolicy, validator=_policy)
     deadline: float | None = attrs.field(default=DEFAULT_DEADLINE, validator=_deadline)
+    strict_responses: bool = attrs.field(default=False, validator=_flag)
 
 
 def merge_retry(retry: object, max_retries: object, *, base: RetryPolicy) -> RetryPolicy:

@@ -38,6 +38,9 @@ class CallRecord:
     def retry(self, *, reason: str, wait: float, attempt: int) -> None:
         """Attempt number ``attempt`` failed for ``reason``; the next comes in ``wait`` s."""
 
+    def drift(self, notes: list[str]) -> None:
+        """The answer drifted from its published shape; ``notes`` say how it was read."""
+
     def end(
         self, *, attempts: int, status_code: int | None = None, charged: int | None = None
     ) -> None:
@@ -57,6 +60,9 @@ class _Instruments:
         self.requests = counter("voipano.requests", unit="{request}", description="Calls made")
         self.charged = counter("voipano.credit.charged", unit="{credit}", description="Credit")
         self.retries = counter("voipano.retries", unit="{retry}", description="Retries")
+        self.drift = counter(
+            "voipano.drift", unit="{value}", description="Values read though they drifted"
+        )
         duration = {"unit": "s", "description": "Wall time of a call, retries included"}
         self.duration = meter.create_histogram(
             "voipano.request.duration",
@@ -174,6 +180,12 @@ class _Recording(CallRecord):
             self._span.add_event("retry", {"voipano.retry.reason": reason, **wait_and_attempt})
         assert self._telemetry._instruments is not None
         self._telemetry._instruments.retries.add(1, {"voipano.retry.reason": reason})
+
+    def drift(self, notes: list[str]) -> None:
+        if self._span.is_recording():
+            self._span.add_event("voipano.drift", {"voipano.drift.notes": notes})
+        assert self._telemetry._instruments is not None
+        self._telemetry._instruments.drift.add(len(notes), {"voipano.endpoint": self._endpoint})
 
     def end(
         self, *, attempts: int, status_code: int | None = None, charged: int | None = None

@@ -10,6 +10,8 @@ the server's request id) in one place, ``_context``.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import AsyncGenerator, Mapping
 from types import MappingProxyType
@@ -22,6 +24,7 @@ from ._body import read_body, with_body
 from ._envelope import api_error, decode_error_body, decode_result, request_id_of
 from ._exceptions import APIError, UnexpectedResponseError, VoipanoError
 from ._models import ResponseMeta
+from ._phone import mask_phone_numbers
 from ._pool import Pool
 from ._sender import Call, Sender, close_response
 from ._settings import Settings
@@ -31,6 +34,11 @@ __all__ = ["Call", "StreamHandle", "Transport", "iter_chunks"]
 
 T = TypeVar("T")
 _NONE: Mapping[str, Any] = MappingProxyType({})
+
+drift_logger = logging.getLogger("voipano_async.drift")
+_INDEX = re.compile(r"\[[0-9]+\]")
+# Places told about, at most: a server drifting everywhere does not grow the set forever.
+_TOLD = 1024
 
 
 def iter_chunks(
@@ -125,14 +133,18 @@ class Transport:
                 charged=call.charged,
                 redact=self.redactor.secret,
                 content=content,
-                meta_of=lambda fields: self._meta(
-                    response, call.attempts, started, fields.get("request_id")
+                strict=self.settings.strict_responses,
+                meta_of=lambda fields, drift: self._meta(
+                    response, call.attempts, started, fields.get("request_id"), drift
                 ),
             )
         except BaseException as error:
             self._context(error, call)
             record.fail(error)
             raise
+        meta = getattr(result, "meta", None)
+        if meta is not None and meta.drift:
+            self._tell_drift(call, meta.drift)
         billing = getattr(result, "billing", None)
         record.end(
             attempts=call.attempts,
@@ -140,6 +152,25 @@ class Transport:
             charged=billing.charged if billing is not None else None,
         )
         return result
+
+    def _tell_drift(self, call: Call, notes: tuple[str, ...]) -> None:
+        """Drift is never silent: the call's span has every note, and the
+        ``voipano_async.drift`` logger one WARNING per endpoint and place per client."""
+        clean = [mask_phone_numbers(self.redactor.redact(note)) for note in notes]
+        call.record.drift(clean)
+        told = self.pool.drift_told
+        for note in clean:
+            where = _INDEX.sub("[*]", note.partition(": ")[0])
+            if (call.endpoint, where) in told or len(told) >= _TOLD:
+                continue
+            told.add((call.endpoint, where))
+            drift_logger.warning(
+                "%s %s answered off its published shape, read without loss: %s "
+                "(once per place; every note is in the result's meta.drift)",
+                call.request.method,
+                call.endpoint,
+                note,
+            )
 
     def _context(self, error: BaseException, call: Call) -> None:
         """What every error leaving a call carries, set here once: how many attempts it
@@ -153,7 +184,12 @@ class Transport:
             error.request_id = request_id_of(call.response.headers, None, self.redactor.secret)
 
     def _meta(
-        self, response: httpx2.Response, attempts: int, started: float, body_id: object = None
+        self,
+        response: httpx2.Response,
+        attempts: int,
+        started: float,
+        body_id: object = None,
+        drift: tuple[str, ...] = (),
     ) -> ResponseMeta:
         """The answer's ``meta``; ``body_id`` is the answer's own ``request_id``, if any."""
         request_id = request_id_of(response.headers, None, self.redactor.secret)
@@ -165,6 +201,7 @@ class Transport:
             request_id=request_id,
             attempts=attempts,
             elapsed=time.perf_counter() - started,
+            drift=drift,
         )
 
     async def open_stream(

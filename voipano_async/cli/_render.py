@@ -112,7 +112,10 @@ def call_result(result: CallResult) -> None:
     )
 
 
-def _charged(billing: Billing, *rows: tuple[str, Any]) -> None:
+def _charged(billing: Billing | None, *rows: tuple[str, Any]) -> None:
+    if billing is None:  # the answer did not say: the published price was counted
+        _pairs([*rows, ("charged", "not stated by the answer")])
+        return
     _pairs(
         [
             *rows,
