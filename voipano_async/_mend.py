@@ -101,9 +101,9 @@ def mend(document: Any, leaf: Leaf, nullable: Sequence[tuple[Step, ...]] = ()) -
         for end in range(len(path), len(prefix), -1):
             if _is_optional(types[end - 1]):
                 try:
-                    was = shown(_at(document, path[:end]))
+                    was = f"{shown(_at(document, path[:end]))} unreadable"
                 except (KeyError, IndexError, TypeError):
                     was = "missing"
                 _set(document, path[:end], None)
-                return f"{place(path[:end])}: {was} unreadable, read as null"
+                return f"{place(path[:end])}: {was}, read as null"
     return None

@@ -138,8 +138,9 @@ class Answer(Model):
 class CallOtpResult(Answer):
     """The answer to [`AsyncVoipano.call_otp`][voipano_async.AsyncVoipano.call_otp].
 
-    The call was placed: every field but ``billing``'s amounts is read as ``None`` rather
-    than fail when the answer lacks it or has it unreadable (see ``meta.drift``).
+    The call was placed: a field the answer lacks, sends as null or has unreadable is
+    ``None`` rather than an error (and noted in ``meta.drift``); only an unreadable charge
+    fails.
 
     Attributes:
         request_id: The server's id for this OTP call.
@@ -152,8 +153,8 @@ class CallOtpResult(Answer):
         meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
-    request_id: str | None = None
-    phone_number: str | None = None
+    request_id: str | None
+    phone_number: str | None
     purpose: str | None = None
     message: str | None = None
 
@@ -181,8 +182,9 @@ class CallResult(Answer):
     From [`click_to_call`][voipano_async.AsyncVoipano.click_to_call] and
     [`secure_call`][voipano_async.AsyncVoipano.secure_call].
 
-    The call was placed: every field but ``billing``'s amounts is read as ``None`` rather
-    than fail when the answer lacks it or has it unreadable (see ``meta.drift``).
+    The call was placed: a field the answer lacks, sends as null or has unreadable is
+    ``None`` rather than an error (and noted in ``meta.drift``); only an unreadable charge
+    fails.
 
     Attributes:
         request_id: The server's id for this call.
@@ -195,9 +197,9 @@ class CallResult(Answer):
         meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
     """
 
-    request_id: str | None = None
+    request_id: str | None
     endpoint_number: str | None = None
-    status: str | None = None
+    status: str | None
     provider: CallProvider | None = None
 
 
