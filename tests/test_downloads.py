@@ -170,6 +170,9 @@ async def test_missing_headers_fall_back_to_the_id(
         ('attachment; filename="con|nul?.wav"', "con_nul_.wav"),
         ("attachment; filename*=UTF-8''%D8%B6%D8%A8%D8%B7.wav", "ضبط.wav"),
         ("attachment; filename*=UTF-8''..%2F..%2Fup.wav", "up.wav"),
+        # Symfony's default: an ASCII stand-in, then the real name; RFC 6266 prefers it.
+        ("attachment; filename=zbt.wav; filename*=UTF-8''%D8%B6%D8%A8%D8%B7.wav", "ضبط.wav"),
+        ("attachment; filename*=UTF-8''%D8%B6%D8%A8%D8%B7.wav; filename=zbt.wav", "ضبط.wav"),
         ("attachment", "fallback.wav"),
         ("", "fallback.wav"),
         ("attachment; filename=", "fallback.wav"),
@@ -304,6 +307,52 @@ async def test_other_json_instead_of_audio_is_unexpected(
     with pytest.raises(UnexpectedResponseError, match="expected audio"):
         await client.download_call_recording(CDR, tmp_path)
     assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "error", "said"),
+    [
+        (
+            b"<html><head><title>Login</title></head><body>sign in</body></html>",
+            "text/html; charset=UTF-8",
+            UnexpectedResponseError,
+            'expected audio but an HTML page answered, not the API: "Login"',
+        ),
+        (
+            '{"ok": false, "message": "فایل نیست"}'.encode(),
+            "text/html",
+            APIError,
+            "فایل نیست",
+        ),
+        (b'{"ok": true}', "application/problem+json", UnexpectedResponseError, "with JSON"),
+    ],
+)
+async def test_a_page_is_never_saved_as_audio(
+    api: respx.MockRouter,
+    client: AsyncVoipano,
+    tmp_path: Path,
+    content: bytes,
+    content_type: str,
+    error: type[Exception],
+    said: str,
+) -> None:
+    headers = {**samples.RECORDING_HEADERS, "Content-Type": content_type}
+    api.get(f"/call-recordings/{CDR}").respond(200, content=content, headers=headers)
+    with pytest.raises(error, match=said):
+        await client.download_call_recording(CDR, tmp_path)
+    assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("sent", "charged"), [("0.00", 0), ("0.0", 0), ("80.00", 80), ("0.5", None)]
+)
+async def test_the_charge_header_is_read_as_a_decimal(
+    api: respx.MockRouter, client: AsyncVoipano, sent: str, charged: int | None
+) -> None:
+    headers = {**samples.RECORDING_HEADERS, "X-Billing-Charged": sent}
+    api.get(f"/call-recordings/{CDR}").respond(200, content=AUDIO, headers=headers)
+    async with client.stream_call_recording(CDR) as audio:
+        assert audio.charged == charged
 
 
 async def test_a_full_disk_stops_the_download_and_leaves_no_file(

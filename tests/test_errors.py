@@ -183,11 +183,38 @@ async def test_ok_false_on_200_with_insufficient_code(
 
 
 @pytest.mark.parametrize(
-    ("status", "content", "error_type"),
+    ("status", "content", "content_type", "error_type", "said"),
     [
-        (502, b"<html><body>Bad Gateway</body></html>", ServerError),
-        (500, b"", ServerError),
-        (403, b"Forbidden by proxy", PermissionDeniedError),
+        (
+            502,
+            b"<html><body>Bad Gateway</body></html>",
+            "text/html",
+            ServerError,
+            ": an HTML page answered, not the API",
+        ),
+        (500, b"", "text/html", ServerError, ""),
+        (403, b"Forbidden by proxy", "text/plain", PermissionDeniedError, ""),
+        (
+            403,
+            b"Forbidden by proxy",
+            "text/html; charset=UTF-8",
+            PermissionDeniedError,
+            ": an HTML page answered, not the API",
+        ),
+        (
+            403,
+            b"<!DOCTYPE html>\n<html><head><title>Attention Required! | Cloudflare</title>",
+            "text/html",
+            PermissionDeniedError,
+            ': an HTML page answered, not the API: "Attention Required! | Cloudflare"',
+        ),
+        (
+            500,
+            b"<!doctype html><html><head>\n<title>\n  Server Error &amp; more\n</title>",
+            "application/octet-stream",
+            ServerError,
+            ': an HTML page answered, not the API: "Server Error & more"',
+        ),
     ],
 )
 async def test_non_json_error_bodies(
@@ -195,15 +222,28 @@ async def test_non_json_error_bodies(
     client: AsyncVoipano,
     status: int,
     content: bytes,
+    content_type: str,
     error_type: type[APIError],
+    said: str,
 ) -> None:
-    api.get("/services").respond(status, content=content, headers={"Content-Type": "text/html"})
+    api.get("/services").respond(status, content=content, headers={"Content-Type": content_type})
     with pytest.raises(error_type) as info:
         await client.services()
     assert info.value.status_code == status
     assert info.value.body == content.decode()
     reason = info.value.response.reason_phrase  # type: ignore[union-attr]
-    assert str(info.value) == f"{reason} (HTTP {status}, GET /services)"
+    # The status class stays; the message says whether the API answered at all.
+    assert str(info.value) == f"{reason}{said} (HTTP {status}, GET /services)"
+
+
+async def test_a_2xx_html_page_says_that_a_page_answered(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    page = b"<html><head><title>Sign in - Hotel WiFi</title></head></html>"
+    api.get("/services").respond(200, content=page, headers={"Content-Type": "text/html"})
+    with pytest.raises(UnexpectedResponseError) as info:
+        await client.services()
+    assert 'an HTML page answered, not the API: "Sign in - Hotel WiFi"' in str(info.value)
 
 
 @pytest.mark.parametrize(

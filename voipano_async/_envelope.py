@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import html
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -29,7 +31,14 @@ from ._exceptions import (
 from ._models import FREE, Billing, ChargedEnvelope, Envelope, ResponseMeta
 from ._rules import ABSENT, shown
 
-__all__ = ["api_error", "decode_error_body", "decode_result", "parse_retry_after"]
+__all__ = [
+    "api_error",
+    "decode_error_body",
+    "decode_result",
+    "html_page",
+    "parse_retry_after",
+    "request_id_of",
+]
 
 T = TypeVar("T")
 
@@ -42,6 +51,30 @@ def _loads(content: bytes) -> object:
         return json.loads(content)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def html_page(content_type: str | None, body: object) -> str | None:
+    """``"an HTML page answered, not the API"`` and its title, when ``body`` is one.
+
+    An HTML page is what the content type says, or what the text itself starts as.
+    """
+    if not isinstance(body, str) or not body.strip():
+        return None
+    kind = (content_type or "").split(";")[0].strip().lower()
+    start = body.lstrip()[:15].lower()
+    if kind not in _HTML_TYPES and not start.startswith(("<!doctype html", "<html")):
+        return None
+    found = _TITLE.search(body)
+    title = " ".join(html.unescape(found[1]).split())[:120] if found else ""
+    return (
+        f'an HTML page answered, not the API: "{title}"'
+        if title
+        else ("an HTML page answered, not the API")
+    )
 
 
 def _text(content: bytes, redact: str | None = None, limit: int = _PREVIEW_CHARS) -> str:
@@ -81,8 +114,9 @@ def decode_result(
         body = _loads(content)
     except ValueError:
         preview = _text(content, redact, 80)
+        page = html_page(response.headers.get("content-type"), _text(content, redact))
         raise UnexpectedResponseError(
-            "the server's answer is not JSON",
+            "the server's answer is not JSON" + (f" ({page})" if page else ""),
             status_code=status,
             problems=[f"body starts with {preview!r}"] if content else ["empty body"],
             body=_text(content, redact),
@@ -236,6 +270,11 @@ def api_error(
             if response.is_success
             else response.reason_phrase or "error"
         )
+        page = html_page(response.headers.get("content-type"), body)
+        if page is not None:
+            # A proxy's, a CDN's or a framework's error page: the API itself never
+            # answered (a Cloudflare 403 is no word on the token's rights).
+            message += f": {page}"
         if status == 404:
             # No JSON error: most likely not the API at all, i.e. a wrong base URL.
             message += (

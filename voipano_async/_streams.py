@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import decimal
 import os
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import anyio
 import anyio.to_thread
@@ -39,12 +41,23 @@ _RESERVED = frozenset(
 
 
 def _filename_from_header(header: str | None) -> str | None:
+    """The file name ``Content-Disposition`` gives: ``filename*`` first (RFC 6266).
+
+    Symfony sends both, ``filename=`` an ASCII stand-in for the ``filename*=UTF-8''…``
+    that is the real name.
+    """
     if not header:
         return None
     message = Message()
     try:
         message["content-disposition"] = header
-        name = message.get_filename()
+        # RFC 2231 values (``filename*``) come as (charset, language, text) tuples.
+        params: list[tuple[str, Any]] = message.get_params(header="content-disposition") or []
+        names = [value for key, value in params[1:] if key.lower() == "filename"]
+        extended = [value for value in names if isinstance(value, tuple)]
+        if extended:
+            return collapse_rfc2231_value(extended[0], errors="replace") or None
+        name = next((value for value in names if isinstance(value, str)), None)
     except Exception:  # a hostile header must not break the download
         return None
     if not name:
@@ -82,11 +95,19 @@ def safe_filename(content_disposition: str | None, fallback: str) -> str:
     return name or _clean(fallback) or "recording.wav"
 
 
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
 def _parse_charged(value: str | None) -> int | None:
-    if value is None:
+    """``X-Billing-Charged`` as a whole number of credit units: ``"0"``, ``"0.00"``, ``"160.0"``.
+
+    Laravel writes a DECIMAL column as ``"0.00"``; a value that is not a whole number
+    0 or more is no charge the SDK can report (``None``).
+    """
+    if value is None or not _AMOUNT.fullmatch(value.strip()):
         return None
-    value = value.strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+    amount = decimal.Decimal(value.strip())
+    return int(amount) if amount == amount.to_integral_value() else None
 
 
 class AudioStream:

@@ -21,7 +21,7 @@ import httpx2
 
 from . import _config
 from ._body import read_body, with_body
-from ._envelope import api_error, decode_error_body, decode_result, request_id_of
+from ._envelope import api_error, decode_error_body, decode_result, html_page, request_id_of
 from ._exceptions import APIError, UnexpectedResponseError, VoipanoError
 from ._models import ResponseMeta
 from ._phone import mask_phone_numbers
@@ -233,7 +233,7 @@ class Transport:
         try:
             with record.use():
                 response, _ = await self.sender.send(call)
-                await self._refuse_json_instead_of_audio(response)
+                await self._refuse_what_is_not_audio(response)
         except BaseException as error:
             self._context(error, call)
             record.fail(error)
@@ -246,18 +246,25 @@ class Transport:
         handle.record = record
         return handle
 
-    async def _refuse_json_instead_of_audio(self, response: httpx2.Response) -> None:
-        """A download answered with JSON (``ok: false`` on HTTP 200) is an error, not audio."""
+    async def _refuse_what_is_not_audio(self, response: httpx2.Response) -> None:
+        """A download is audio or an error: a 2xx page of JSON or HTML is never saved.
+
+        JSON ``ok: false`` (whatever content type it came under) is its ``APIError``; any
+        other JSON, or an HTML page (a login or maintenance page), an
+        ``UnexpectedResponseError`` saying what answered.
+        """
         content_type = response.headers.get("content-type", "")
-        if not content_type.split(";")[0].strip().lower().endswith("json"):
+        kind = content_type.split(";")[0].strip().lower()
+        if not (kind.endswith("json") or kind in ("text/html", "application/xhtml+xml")):
             return
         secret = self.redactor.secret
         content = await read_body(response, _config.MAX_ERROR_BODY_BYTES, truncate=True)
         body = decode_error_body(content, redact=secret)
         if isinstance(body, Mapping) and body.get("ok") is False:
             raise api_error(with_body(response, content), body, redact=secret)
+        page = html_page(content_type, body)
         raise UnexpectedResponseError(
-            "expected audio but the server answered with JSON",
+            f"expected audio but {page or 'the server answered with JSON'}",
             status_code=response.status_code,
             body=body,
         )
