@@ -22,6 +22,7 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "PUBLISHED_PRICES",
     "RETRYABLE_STATUS_CODES",
+    "SANDBOX_DIALECTS",
     "TOKEN_ENV",
 ]
 
@@ -63,3 +64,8 @@ DOWNLOAD_WRITE_BATCH = 512 * 1024
 
 # The vendor's published prices, in credit units, for the charged endpoints.
 PUBLISHED_PRICES = {"/call-otp": 160, "/click-to-call": 80, "/secure-call": 120}
+
+# How the sandbox (voipano_async.testing) may answer: as the vendor's samples, or as a
+# PHP/Laravel server drifts from them. Here, so that the command line can offer the choice
+# without importing the sandbox.
+SANDBOX_DIALECTS = ("published", "php")

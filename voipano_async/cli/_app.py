@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from voipano_async._config import DEFAULT_CONCURRENCY
+from voipano_async._config import SANDBOX_DIALECTS as DIALECTS
 
 from . import _render as render
 from . import _runtime as runtime
@@ -65,6 +66,14 @@ pass_settings = click.make_pass_decorator(runtime.Settings)
     help="At most N requests a second, retries included; 0.5 is one every 2 s "
     "(default: no limit) [env: VOIPANO_RATE_LIMIT].",
 )
+@click.option(
+    "--sandbox-dialect",
+    type=click.Choice(DIALECTS),
+    default="published",
+    show_default=True,
+    help="How the --sandbox answers: as the vendor's samples, or as a PHP server drifts "
+    "from them (numbers as strings, 0/1 booleans, [] for empty objects).",
+)
 @click.option("--sandbox-latency", type=float, default=0.0, hidden=True)
 @click.option("-v", "--verbose", count=True, help="Log each request (-vv: and retries).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries.")
@@ -78,6 +87,7 @@ def cli(
     ca_bundle: str | None,
     max_retries: int | None,
     rate_limit: float | None,
+    sandbox_dialect: str,
     sandbox_latency: float,
     verbose: int,
     quiet: bool,
@@ -89,6 +99,7 @@ def cli(
     interrupted.
     """
     runtime.log_requests(verbose)
+    runtime.show_drift(quiet)
     from_env = ctx.get_parameter_source("base_url") is click.core.ParameterSource.ENVIRONMENT
     ctx.obj = runtime.Settings(
         token,
@@ -101,6 +112,7 @@ def cli(
         base_url_name="VOIPANO_BASE_URL" if from_env else "--base-url",
         max_retries=max_retries,
         rate_limit=rate_limit,
+        sandbox_dialect=sandbox_dialect,
     )
 
 
@@ -350,7 +362,17 @@ def download_voicemail(
     show_default=True,
     help="Seeds every generated id, number and report: the same seed, the same data.",
 )
-def serve_sandbox(host: str, port: int, report_count: int, sandbox_token: str, seed: int) -> None:
+@click.option(
+    "--dialect",
+    type=click.Choice(DIALECTS),
+    default="published",
+    show_default=True,
+    help="Answer as the vendor's samples, or as a PHP/Laravel server drifts from them "
+    "without loss (numbers as strings, 0/1 booleans, [] for empty objects).",
+)
+def serve_sandbox(
+    host: str, port: int, report_count: int, sandbox_token: str, seed: int, dialect: str
+) -> None:
     """Serve the sandbox over HTTP until interrupted (a local stand-in for the service).
 
     The base URL to give --base-url is printed on standard output. The global options
@@ -362,6 +384,7 @@ def serve_sandbox(host: str, port: int, report_count: int, sandbox_token: str, s
         token=sandbox_token,
         reports=report_count,
         seed=seed,
+        dialect=dialect,
         ready=lambda url: render.serving(url, host, sandbox_token),
     )
 

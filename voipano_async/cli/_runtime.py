@@ -83,6 +83,7 @@ class Settings:
     base_url_name: str = "--base-url"
     max_retries: int | None = None
     rate_limit: float | None = None
+    sandbox_dialect: str = "published"
 
     def client(self) -> AsyncVoipano:
         # The options that apply to the sandbox's client as well as to the service's.
@@ -95,6 +96,7 @@ class Settings:
 
             sandbox = VoipanoSandbox()
             sandbox.latency = self.sandbox_latency
+            sandbox.dialect = self.sandbox_dialect
             return sandbox.client(**options)
         if not (self.token or "").strip():
             raise click.UsageError(
@@ -133,6 +135,22 @@ def log_requests(verbose: int) -> None:
         logger = logging.getLogger("voipano_async")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+
+
+class _DriftLines(logging.Handler):
+    """The SDK's drift warnings, one line each on stderr: ``drift: GET /services: ...``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        line = " ".join(map(str, args[:2])) + f": {args[2]}" if len(args) == 3 else None
+        stderr.print(f"drift: {line or record.getMessage()}", markup=False, highlight=False)
+
+
+def show_drift(quiet: bool) -> None:
+    """Answers read though they drifted are told on stderr (once per place), unless -q."""
+    logger = logging.getLogger("voipano_async.drift")
+    logger.propagate = False
+    logger.handlers = [logging.NullHandler() if quiet else _DriftLines()]
 
 
 def phone(value: str, name: str) -> str:
@@ -232,12 +250,19 @@ def _end_sentence(text: str) -> str:
 
 
 def serve(
-    host: str, port: int, *, token: str, reports: int, seed: int, ready: Callable[[str], None]
+    host: str,
+    port: int,
+    *,
+    token: str,
+    reports: int,
+    seed: int,
+    dialect: str,
+    ready: Callable[[str], None],
 ) -> None:
     """Serve a sandbox over HTTP until Ctrl-C; ``ready`` gets the base URL."""
     from voipano_async.testing import VoipanoSandbox
 
-    sandbox = VoipanoSandbox(token=token, reports=reports, seed=seed)
+    sandbox = VoipanoSandbox(token=token, reports=reports, seed=seed, dialect=dialect)
 
     async def main() -> None:
         async with sandbox.serve(host, port) as base_url:

@@ -26,8 +26,9 @@ from ._endpoints import ROUTES, Endpoints, Refusal
 from ._faults import Faults
 from ._inject import answer_with_fault, refuse_with_fault
 from ._inprocess import IN_PROCESS_URL, InProcessTransport
+from ._php import DIALECTS, php_answer, php_audio_headers
 from ._serve import serve
-from ._vendor import API_PREFIX, PRICES
+from ._vendor import API_PREFIX, PRICES, audio_headers
 from ._wire import Exchange, Receive, RecordedRequest, Scope, Send, read_body
 
 __all__ = ["VoipanoSandbox"]
@@ -48,9 +49,16 @@ class VoipanoSandbox(Endpoints):
         reports: How many seeded call reports there are.
         seed: Seeds every generated id, number and recording.
         rate_limit: Requests per second allowed before ``429`` with ``Retry-After``.
+        dialect: ``"published"`` (the default) answers exactly as the vendor's samples;
+            ``"php"`` answers as a PHP/Laravel server drifts from them, without loss:
+            numbers as strings (``"160.00"``, ``"1"``), booleans as ``1``/``0``, page
+            counts as floats (``4.0``), ids as numbers, ``[]`` for an empty object,
+            ``{}`` for an empty list, Symfony's download headers. Run your own code
+            against it to see that it copes (see Testing with the sandbox).
 
     Attributes:
         token: The accepted token.
+        dialect: How it answers: ``"published"`` or ``"php"``.
         credit: The credit left now.
         prices: The price of each charged path (``"/call-otp"``: 160, ...), the vendor's
             published ones; change them to play a price rise.
@@ -85,8 +93,12 @@ class VoipanoSandbox(Endpoints):
         reports: int = 300,
         seed: int = 0,
         rate_limit: float | None = None,
+        dialect: str = "published",
     ) -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}")
         self.token: str = token
+        self.dialect: str = dialect
         self.credit: int = credit
         self.rate_limit: float | None = rate_limit
         self.requests: list[RecordedRequest] = []
@@ -108,9 +120,10 @@ class VoipanoSandbox(Endpoints):
         self._clock = time.monotonic
 
     def __repr__(self) -> str:
+        dialect = "" if self.dialect == "published" else f", dialect={self.dialect!r}"
         return (
             f"VoipanoSandbox(credit={self.credit}, reports={len(self.reports)}, "
-            f"requests={len(self.requests)})"
+            f"requests={len(self.requests)}{dialect})"
         )
 
     # -- ways in --------------------------------------------------------------------------
@@ -176,7 +189,10 @@ class VoipanoSandbox(Endpoints):
             path = path[len(API_PREFIX) :]
         record = RecordedRequest(method=scope["method"], path=path, query=query, json=payload)
         self.requests.append(record)
-        exchange = Exchange(receive, send, record)
+        speaks_php = self.dialect == "php"
+        exchange = Exchange(
+            receive, send, record, php_audio_headers if speaks_php else audio_headers
+        )
         if outside:
             # Recorded with its full path, so a client with a wrong base URL shows up.
             await exchange.json(404, {"ok": False, "message": "Not Found"})
@@ -223,6 +239,8 @@ class VoipanoSandbox(Endpoints):
             await exchange.json(refusal.status, refusal.body, refusal.headers)
             return
         record.acted = True
+        if self.dialect == "php" and isinstance(answer, dict):
+            answer = php_answer(answer)
         if fault is None:
             await exchange.answer(answer)
         else:

@@ -95,10 +95,18 @@ def _raw_headers(headers: dict[str, str], length: int) -> list[tuple[bytes, byte
 class Exchange:
     """The ASGI channels of one request, with its record, and the ways to answer it."""
 
-    def __init__(self, receive: Receive, send: Send, record: RecordedRequest) -> None:
+    def __init__(
+        self,
+        receive: Receive,
+        send: Send,
+        record: RecordedRequest,
+        audio_headers: Callable[[str], dict[str, str]] = audio_headers,
+    ) -> None:
         self.receive = receive
         self.send = send
         self.record = record
+        # The headers of a download named by the file name: the vendor's, or a dialect's.
+        self.audio_headers = audio_headers
 
     async def wait(self, seconds: float) -> bool:
         """Sleep; return ``False`` early if the client hung up meanwhile."""
@@ -139,7 +147,7 @@ class Exchange:
         """Send a handler's answer as it is: a JSON document, or a download."""
         if isinstance(answer, tuple):
             audio, filename = answer
-            await self.bytes(200, audio, audio_headers(filename))
+            await self.bytes(200, audio, self.audio_headers(filename))
         else:
             await self.json(200, answer)
 
@@ -150,7 +158,7 @@ class Exchange:
             # The headers promise the whole file, half of it comes, then the connection
             # breaks (a download failing midway).
             audio, filename = answer
-            await self.start(200, audio_headers(filename), len(audio))
+            await self.start(200, self.audio_headers(filename), len(audio))
             part = audio[: len(audio) // 2]
             await self.send({"type": "http.response.body", "body": part, "more_body": True})
             raise DroppedConnection("the sandbox broke the download off (injected fault)")
