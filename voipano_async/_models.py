@@ -99,8 +99,7 @@ class ResponseMeta:
         elapsed: Seconds from the first attempt's start to the answer, waits included.
         drift: What in the answer drifted from the published shape and how it was read,
             one note each (``'$.billing.charged: "160" read as 160'``); empty when the
-            answer had the published shape. See
-            [tolerant reading](https://voipano-async.readthedocs.io/tolerant-reading/).
+            answer had the published shape. See "Tolerant reading" in the docs.
     """
 
     status_code: int
