@@ -131,19 +131,25 @@ def decode_result(
         )
     if body.get("ok") is False:
         raise api_error(response, body, redact=redact)
-    shape = _envelope_of(cl, charged and strict)
-    CONVERTERS.hook(shape)  # a "result" without billing: TypeError, no misfit
+    shape = _ENVELOPES.get((cl, charged and strict)) or _envelope_of(cl, charged and strict)
+    read = CONVERTERS.hook(shape)  # a "result" without billing: TypeError, no misfit
     envelope: Envelope[T] | None = None
     notes: tuple[str, ...] = ()
     problems: list[str] = []
     try:
-        if strict:
-            envelope = CONVERTERS.structure(body, shape)
-        else:
-            envelope, notes = CONVERTERS.read(body, shape, nullable=_PLACED if charged else ())
-    except ShapeError as exc:
-        problems = exc.problems
-    problems = problems if envelope is None else _negative_charges(envelope.billing)
+        envelope = read(body, shape)  # the published shape, read at full speed
+    except Exception:
+        # Strictly, explained; else read tolerantly: mended where that is lossless.
+        try:
+            if strict:
+                problems = CONVERTERS.explain(body, shape)
+            else:
+                nullable = _PLACED if charged else ()
+                envelope, notes = CONVERTERS.read(body, shape, nullable=nullable)
+        except ShapeError as exc:
+            problems = exc.problems
+    if envelope is not None and envelope.billing is not FREE:
+        problems = _negative_charges(envelope.billing)
     if envelope is None or problems:
         error = UnexpectedResponseError(
             f"the server's answer does not fit {cl.__name__}",
