@@ -6,10 +6,18 @@ write never leaves a truncated file under the final name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import IO, Any
 
-__all__ = ["PARTIAL_SUFFIX", "commit_partial", "partial_path", "remove_partials"]
+__all__ = [
+    "PARTIAL_SUFFIX",
+    "commit_partial",
+    "discard_partial",
+    "partial_path",
+    "remove_partials",
+]
 
 PARTIAL_SUFFIX = ".part"
 
@@ -24,6 +32,20 @@ def partial_path(target: Path) -> Path:
 def commit_partial(partial: Path, target: Path) -> None:
     """Move a complete temporary file into place, replacing ``target``."""
     os.replace(partial, target)
+
+
+def discard_partial(file: IO[Any], partial: Path) -> None:
+    """Close and remove a temporary file after a failed write, whatever the close does.
+
+    On a full disk (``ENOSPC``, ``EFBIG``) closing fails too, flushing what is still
+    buffered: the file is removed all the same, and the error that stopped the write is
+    the one the caller sees. Synchronous, so that a cancellation cannot interrupt it.
+    """
+    try:
+        with contextlib.suppress(OSError):
+            file.close()
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def remove_partials(directory: Path, name: str = "*") -> int:

@@ -19,7 +19,7 @@ import httpx2
 
 from . import _config
 from ._exceptions import APIConnectionError, APITimeoutError
-from ._files import commit_partial, partial_path
+from ._files import commit_partial, discard_partial, partial_path
 from ._models import NO_META, ResponseMeta
 from ._taskgroup import FirstErrorGroup
 from ._transport import StreamHandle, iter_chunks
@@ -189,9 +189,7 @@ class AudioStream:
             await anyio.to_thread.run_sync(file.close)
             await anyio.to_thread.run_sync(commit_partial, partial, target)
         except BaseException:
-            # Cleanup without awaiting, so cancellation cannot interrupt it.
-            file.close()
-            partial.unlink(missing_ok=True)
+            discard_partial(file, partial)
             raise
         return target
 

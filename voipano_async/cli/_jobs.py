@@ -32,7 +32,7 @@ from voipano_async import (
     ServerError,
 )
 from voipano_async._config import DEFAULT_CONCURRENCY
-from voipano_async._files import commit_partial, partial_path, remove_partials
+from voipano_async._files import commit_partial, discard_partial, partial_path, remove_partials
 from voipano_async._taskgroup import FirstErrorGroup
 
 __all__ = [
@@ -161,8 +161,7 @@ class AtomicWriter:
         if self._partial is None and self._file is not sys.stdout:
             self._file.close()
         if self._partial is not None:
-            self._file.close()
-            self._partial.unlink(missing_ok=True)
+            discard_partial(self._file, self._partial)
             self._partial = None
 
 
