@@ -141,3 +141,71 @@ def test_the_blocking_client_has_the_guard_too() -> None:
         with pytest.raises(SpendLimitExceededError):
             client.call_otp("09123456789")
         assert client.spent == 160
+
+
+# -- cancelled calls: released when provably never sent, counted otherwise --------------
+
+
+async def _cancelled(client: AsyncVoipano, seconds: float = 0.05) -> None:
+    """Start a charged call and cancel it after ``seconds``; the cancellation propagates."""
+    with anyio.move_on_after(seconds) as scope:
+        await client.call_otp("09123456789")
+    assert scope.cancelled_caught
+
+
+async def test_a_call_cancelled_in_the_queue_for_a_slot_is_released() -> None:
+    sandbox = VoipanoSandbox()
+    sandbox.latency = 0.3
+    client = sandbox.client(spend_limit=160 * 3, max_concurrency=1)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(client.call_otp, "09123456789")  # holds the one slot for 0.3 s
+        await anyio.sleep(0.05)
+        for _ in range(20):  # each queued behind it, then cancelled: never sent
+            await _cancelled(client, 0.01)
+    assert client.spent == 160
+    assert len(sandbox.requests) == 1
+    # The budget is whole: two more calls fit.
+    await client.call_otp("09123456789")
+    await client.call_otp("09123456789")
+    assert client.spent == 480
+
+
+async def test_a_call_cancelled_waiting_for_a_rate_limit_token_is_released() -> None:
+    sandbox = VoipanoSandbox()
+    client = sandbox.client(spend_limit=320, rate_limit=0.5)
+    await client.call_otp("09123456789")  # the one token of the bucket
+    for _ in range(5):
+        await _cancelled(client)  # each waits ~2 s for a token, and is cancelled
+    assert client.spent == 160
+    assert len(sandbox.requests) == 1
+
+
+async def test_a_call_cancelled_in_the_backoff_after_a_429_is_released() -> None:
+    sandbox = VoipanoSandbox()
+    sandbox.faults.script("/call-otp", Fault.rate_limited(retry_after=30))
+    client = sandbox.client(spend_limit=160)
+    await _cancelled(client, 0.2)  # refused with 429, then cancelled waiting to retry
+    assert client.spent == 0
+    assert sandbox.credit == 10_000
+    await client.call_otp("09123456789")  # the whole budget is still there
+    assert client.spent == 160
+
+
+async def test_a_call_cancelled_in_an_already_cancelled_scope_is_released() -> None:
+    sandbox = VoipanoSandbox()
+    client = sandbox.client(spend_limit=160)
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await client.call_otp("09123456789")
+    assert client.spent == 0
+    assert sandbox.requests == []
+
+
+async def test_a_call_cancelled_while_being_sent_stays_counted() -> None:
+    sandbox = VoipanoSandbox()
+    sandbox.latency = 1.0
+    client = sandbox.client(spend_limit=300)
+    await _cancelled(client, 0.1)  # on the wire: it may have been placed
+    assert client.spent == 160
+    with pytest.raises(SpendLimitExceededError):
+        await client.call_otp("09123456789")

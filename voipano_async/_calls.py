@@ -122,8 +122,11 @@ class ChargedCalls:
             guard.settle(path, price, None, placed=error.may_have_been_placed)
             raise
         except BaseException:
-            # Cancelled or failed in an unknown state: count it, to stay under the limit.
-            guard.settle(path, price, None, placed=True)
+            # Cancelled (or failed otherwise): counted, to stay under the limit, unless
+            # the call provably never reached the server (still queued for a slot or a
+            # rate-limit token, or waiting out a 429 that refused it). The cancellation
+            # goes on as it came.
+            guard.settle(path, price, None, placed=call.in_doubt)
             raise
         guard.settle(path, price, result.billing, placed=True)
         return result

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx2
 
@@ -80,6 +81,9 @@ class Call:
     attempts: int = 0
     # The last attempt's answer, if it had one: the server's id for an error comes from it.
     response: httpx2.Response | None = None
+    # Whether the server may have the request: from the moment it is handed to the wire,
+    # until an attempt's failure shows it was not acted on (no connection, a 429).
+    in_doubt: bool = False
 
 
 class Sender:
@@ -151,6 +155,7 @@ class Sender:
                 self._log_outcome(call, outcome, time.perf_counter() - started)
             if not isinstance(outcome, Failure):
                 return outcome
+            call.in_doubt = outcome.maybe_sent
             wait = retry.decide(call.attempts, charged=call.charged, failure=outcome)
             if logger.isEnabledFor(logging.DEBUG):
                 self._log_decision(call, outcome, wait)
@@ -228,6 +233,9 @@ class Sender:
         http = self.pool.http
         request = call.request
         for _ in range(_config.MAX_REDIRECTS + 1):
+            # Cancelled before anything left (an already-cancelled scope): provably unsent.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            call.in_doubt = True
             response = await http.send(request, stream=True, follow_redirects=False)
             responses.append(response)
             if not (response.is_redirect and request.method == "GET"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 from ._phone import mask_phone_numbers
 
 __all__ = ["NO_RECORD", "CallRecord", "Telemetry"]
+
+logger = logging.getLogger("voipano_async")
 
 _SCOPE = "voipano_async"
 # Seconds (the SDK's default buckets are for ms): the HTTP client's, widened for retries.
@@ -95,6 +98,7 @@ class Telemetry:
         self._instruments: _Instruments | None = None
         self._idle: tuple[tuple[type, ...], tuple[type, ...]] | None = None  # see _load
         self._metrics: Any = None  # the opentelemetry.metrics module, with _idle
+        self._failures = 0
 
     @property
     def enabled(self) -> bool:
@@ -134,16 +138,45 @@ class Telemetry:
         return True
 
     def start(self, operation: str, endpoint: str) -> CallRecord:
-        """Begin one public call, e.g. ``start("call_otp", "/call-otp")``."""
-        if not self._enabled and (self._enabled is False or not self._load()):
+        """Begin one public call, e.g. ``start("call_otp", "/call-otp")``.
+
+        Telemetry never changes a call's outcome: a provider, processor or instrument
+        that raises is logged once and the call goes on unrecorded.
+        """
+        if self._enabled is False:
             return NO_RECORD
-        if self._idle is not None:
-            tracers, meters = self._idle
-            if isinstance(self._api.get_tracer_provider(), tracers) and isinstance(
-                self._metrics.get_meter_provider(), meters
-            ):
+        try:
+            if self._enabled is None and not self._load():
                 return NO_RECORD
-        return _Recording(self, operation, endpoint)
+            if self._idle is not None:
+                tracers, meters = self._idle
+                if isinstance(self._api.get_tracer_provider(), tracers) and isinstance(
+                    self._metrics.get_meter_provider(), meters
+                ):
+                    return NO_RECORD
+            return _Recording(self, operation, endpoint)
+        except Exception as exc:
+            self.failed(exc)
+            return NO_RECORD
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Run OpenTelemetry's part of a call: whatever it raises is logged once, not raised."""
+        try:
+            yield
+        except Exception as exc:
+            self.failed(exc)
+
+    def failed(self, exc: Exception) -> None:
+        """Log the first failure of OpenTelemetry in this client (the next ones are not)."""
+        if self._failures == 0:
+            logger.warning(
+                "OpenTelemetry failed (%s: %s): the call goes on unrecorded; later failures "
+                "of this client's telemetry are not logged",
+                type(exc).__name__,
+                self.clean(str(exc)),
+            )
+        self._failures += 1
 
     def clean(self, text: str) -> str:
         """``text`` with the token scrubbed and phone numbers masked."""
@@ -169,23 +202,37 @@ class _Recording(CallRecord):
     @contextlib.contextmanager
     def use(self) -> Iterator[None]:
         # Not OpenTelemetry's own exception recording: it would keep the raw message.
-        with self._telemetry._api.use_span(
-            self._span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-        ):
+        used = None
+        with self._telemetry.guard():
+            used = self._telemetry._api.use_span(
+                self._span,
+                end_on_exit=False,
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+            used.__enter__()
+        try:
             yield
+        finally:
+            if used is not None:
+                with self._telemetry.guard():
+                    used.__exit__(None, None, None)
 
     def retry(self, *, reason: str, wait: float, attempt: int) -> None:
-        if self._span.is_recording():
-            wait_and_attempt = {"voipano.retry.wait": wait, "voipano.retry.attempt": attempt}
-            self._span.add_event("retry", {"voipano.retry.reason": reason, **wait_and_attempt})
-        assert self._telemetry._instruments is not None
-        self._telemetry._instruments.retries.add(1, {"voipano.retry.reason": reason})
+        with self._telemetry.guard():
+            if self._span.is_recording():
+                waits = {"voipano.retry.wait": wait, "voipano.retry.attempt": attempt}
+                self._span.add_event("retry", {"voipano.retry.reason": reason, **waits})
+            assert self._telemetry._instruments is not None
+            self._telemetry._instruments.retries.add(1, {"voipano.retry.reason": reason})
 
     def drift(self, notes: list[str]) -> None:
-        if self._span.is_recording():
-            self._span.add_event("voipano.drift", {"voipano.drift.notes": notes})
-        assert self._telemetry._instruments is not None
-        self._telemetry._instruments.drift.add(len(notes), {"voipano.endpoint": self._endpoint})
+        with self._telemetry.guard():
+            if self._span.is_recording():
+                self._span.add_event("voipano.drift", {"voipano.drift.notes": notes})
+            assert self._telemetry._instruments is not None
+            endpoint = {"voipano.endpoint": self._endpoint}
+            self._telemetry._instruments.drift.add(len(notes), endpoint)
 
     def end(
         self, *, attempts: int, status_code: int | None = None, charged: int | None = None
@@ -206,6 +253,16 @@ class _Recording(CallRecord):
         if self._ended:
             return
         self._ended = True
+        with self._telemetry.guard():
+            self._record(attempts, status_code, charged, error)
+
+    def _record(
+        self,
+        attempts: int,
+        status_code: int | None,
+        charged: int | None,
+        error: BaseException | None,
+    ) -> None:
         elapsed = time.perf_counter() - self._started
         span = self._span
         if span.is_recording():
