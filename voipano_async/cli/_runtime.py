@@ -174,43 +174,78 @@ def exit_on_failures(failures: Sequence[object]) -> None:
 
 
 class _Interrupted(Exception):
-    """Ctrl-C, received as a signal inside the loop."""
+    """Ctrl-C (SIGINT) or SIGTERM, received as a signal inside the loop."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-async def _watch_ctrl_c(watching: anyio.CancelScope) -> None:
-    with watching:
+class Terminated(Exception):
+    """SIGTERM stopped the command (systemd, ``docker stop``, Kubernetes, ``timeout``)."""
+
+
+_STOPPING = (signal.SIGINT, signal.SIGTERM)
+
+
+async def _watch_signals(job: anyio.CancelScope, received: list[int]) -> None:
+    """Take SIGINT and SIGTERM in the loop: the first cancels the job, in order.
+
+    The receiver stays open until the job's cleanup is done, so a second Ctrl-C (or a
+    repeated SIGTERM) while it runs is taken here too, and changes nothing: the cleanup
+    finishes quietly, with no traceback from a signal landing in the middle of it.
+    """
+    try:
         try:
-            with anyio.open_signal_receiver(signal.SIGINT) as signals:
-                async for _ in signals:
-                    raise _Interrupted
-        except (NotImplementedError, ValueError, RuntimeError):
-            # No signal handling here (Windows, or not the main thread): Ctrl-C then
-            # arrives as a plain KeyboardInterrupt.
-            await anyio.sleep_forever()
+            with anyio.open_signal_receiver(*_STOPPING) as signals:
+                async for signum in signals:
+                    if not received:
+                        received.append(signum)
+                        job.cancel()
+        finally:
+            if received:
+                # Stopping: what comes now is the way out, and no signal interrupts it.
+                for signum in _STOPPING:
+                    signal.signal(signum, signal.SIG_IGN)
+    except (NotImplementedError, ValueError, RuntimeError):
+        # No signal handling here (Windows, or not the main thread): Ctrl-C then
+        # arrives as a plain KeyboardInterrupt.
+        await anyio.sleep_forever()
 
 
 def interruptible(job: Callable[[], Awaitable[T]]) -> T:
-    """Run ``job`` on an event loop; Ctrl-C cancels it in order, then KeyboardInterrupt.
+    """Run ``job`` on an event loop; Ctrl-C or SIGTERM cancels it in order.
 
-    SIGINT is taken as a signal inside the loop rather than as an exception that may
-    land anywhere, so that every cleanup (temporary files, connections) runs, on every
-    Python version. Ctrl-C wins over the error the job then fails with, if any.
+    The signals are taken inside the loop rather than as an exception that may land
+    anywhere, so that every cleanup (temporary files, connections) runs, on every Python
+    version; then Ctrl-C raises ``KeyboardInterrupt`` and SIGTERM ``Terminated``. A signal
+    wins over the error the job then fails with, if any.
     """
     outcome: list[T] = []
+    received: list[int] = []
 
     async def main() -> None:
+        job_scope = anyio.CancelScope()
         async with FirstErrorGroup(body_order=1) as group:
             watching = anyio.CancelScope()
-            group.start_soon(_watch_ctrl_c, watching, order=0)
+
+            async def watch() -> None:
+                with watching:
+                    await _watch_signals(job_scope, received)
+
+            group.start_soon(watch, order=0)
             try:
-                outcome.append(await job())
+                with job_scope:
+                    outcome.append(await job())
+            except Exception:
+                if not received:
+                    raise
             finally:
                 watching.cancel()
 
-    try:
-        anyio.run(main)
-    except _Interrupted:
-        raise KeyboardInterrupt from None
+    anyio.run(main)
+    if received:
+        raise KeyboardInterrupt if received[0] == signal.SIGINT else Terminated
     return outcome[0]
 
 
@@ -282,6 +317,9 @@ def invoke(command: click.Command, args: list[str] | None) -> NoReturn:
     except (KeyboardInterrupt, click.exceptions.Abort):
         stderr.print("interrupted", markup=False)
         sys.exit(130)
+    except Terminated:
+        stderr.print("terminated", markup=False)
+        sys.exit(143)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
