@@ -9,7 +9,7 @@ timeout's dict. A client class that builds its requests its own way is asked to.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx2
@@ -26,8 +26,10 @@ _BUILD_REQUEST = httpx2.AsyncClient.build_request
 class RequestBuilder:
     """Builds the API requests of one client configuration on one HTTP client."""
 
-    def __init__(self, http: httpx2.AsyncClient, base: str, headers: Secret[dict[str, str]]):
-        self._http = http
+    def __init__(
+        self, http: Callable[[], httpx2.AsyncClient], base: str, headers: Secret[dict[str, str]]
+    ) -> None:
+        self._http_of = http  # the HTTP client now: a pool may open a new one
         self._base = base.rstrip("/")
         self._headers = headers  # the API's, the token among them
         self._urls: dict[str, httpx2.URL] = {}
@@ -47,7 +49,7 @@ class RequestBuilder:
         timeout: httpx2.Timeout,
     ) -> httpx2.Request:
         """The request ``http.build_request`` would build, the caller's ``headers`` last."""
-        http, url = self._http, self._url(path)
+        http, url = self._http_of(), self._url(path)
         if type(http).build_request is not _BUILD_REQUEST:
             merged = {**self._headers.value, **(headers or {})}
             return http.build_request(
@@ -87,7 +89,7 @@ class RequestBuilder:
         Remade whenever the client's headers change (a caller may set them on a client it
         shares with us).
         """
-        current = self._http.headers
+        current = self._http_of().headers
         raw = current.raw
         cached = self._merged.value
         if cached is None or cached[0] is not current or cached[1] != raw:

@@ -189,6 +189,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         )
         limiter = None if rate_limit is None else RateLimiter(rate_limit)
         http, owns_http = shared.open_http_client(settings.timeout)
+        reopen = (lambda: shared.open_http_client(settings.timeout)[0]) if owns_http else None
         secret, url = settings.token.value, settings.base_url
         pool = Pool(
             http,
@@ -196,6 +197,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
             max_concurrency=shared.max_concurrency,
             guard=SpendGuard(limit=shared.spend_limit, min_credit=shared.min_credit),
             limiter=limiter,
+            reopen=reopen,
             telemetry=Telemetry(
                 tracer_provider,
                 meter_provider,

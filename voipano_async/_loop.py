@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -39,14 +40,20 @@ class Runner:
     """The background event loop shared by a ``Voipano`` and its ``with_options`` copies.
 
     The loop runs on a daemon thread, so a client that is never closed does not keep the
-    interpreter alive; at exit its connections are closed and the thread is stopped.
+    interpreter alive; at exit its connections are closed and the thread is stopped. In a
+    child process after a fork, the parent's thread is not there: the runner starts a
+    new one on first use (the async client opens its connections anew), and exit never
+    waits on the parent's.
     """
 
     def __init__(self) -> None:
-        global _exit_hook_registered
         self.closed: bool = False
         self.on_stop: Callable[[], Awaitable[None]] | None = None
         self._lock = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        global _exit_hook_registered
         started = threading.Event()
         portals: list[anyio.from_thread.BlockingPortal] = []
 
@@ -68,16 +75,26 @@ class Runner:
         if not portals:
             raise VoipanoError("the blocking client could not start its event loop")
         self.portal: anyio.from_thread.BlockingPortal = portals[0]
+        self._pid = os.getpid()
         with _exit_hook:
             if not _exit_hook_registered:
                 atexit.register(_close_at_exit)
                 _exit_hook_registered = True
         _open_runners.add(self)
 
+    def _forked(self) -> None:
+        """In the child of a fork: the loop thread stayed in the parent."""
+        self._lock = threading.Lock()  # the parent's threads may have held it
+        self._pid = -1
+
     def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop and wait; Ctrl-C cancels it there and re-raises."""
         if self.closed:
             raise VoipanoError("this Voipano client is closed; create a new one")
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._start()  # the first use in a child process
         future = self.portal.start_task_soon(fn, *args)
         try:
             return future.result()
@@ -95,9 +112,21 @@ class Runner:
                 return
             self.closed = True
         _open_runners.discard(self)
+        if self._pid != os.getpid():
+            return  # never started in this process: nothing of its own to stop
         try:
             if self.on_stop is not None:
                 self.portal.start_task_soon(self.on_stop).result(timeout)
         finally:
             self.portal.start_task_soon(self.portal.stop).result(timeout)
             self._thread.join(timeout)
+
+
+def _after_fork_in_child() -> None:
+    for runner in list(_open_runners):
+        runner._forked()
+    _open_runners.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

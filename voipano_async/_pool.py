@@ -1,15 +1,44 @@
-"""What every client sharing one connection pool shares: the pool, the cap, the guard."""
+"""What every client sharing one connection pool shares: the pool, the cap, the guard.
+
+A pool belongs to one event loop in one process. Used from another (a second
+``asyncio.run``, pytest-asyncio's loop per test) or in a child process after a fork
+(gunicorn ``--preload``, Celery's prefork), a pool the SDK opened is opened anew there,
+lazily, and the old one left alone: its connections belong to a loop that is gone, or to
+the parent, whose sockets a child must never write on. A caller's own ``http_client``
+cannot be opened anew: using it there fails before anything is sent, saying what to do.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import anyio
+import anyio.lowlevel
 import httpx2
 
+from ._exceptions import VoipanoError
 from ._ratelimit import RateLimiter
 from ._spend import SpendGuard
 from ._telemetry import Telemetry
 
-__all__ = ["Pool"]
+__all__ = ["Pool", "forks"]
+
+# How many forks this process is from the one that imported the SDK: a pool opened in
+# another generation is the parent's.
+_generation = [0]
+
+
+def forks() -> int:
+    return _generation[0]
+
+
+def _after_fork_in_child() -> None:
+    _generation[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Pool:
@@ -28,8 +57,13 @@ class Pool:
         guard: SpendGuard,
         limiter: RateLimiter | None = None,
         telemetry: Telemetry,
+        reopen: Callable[[], httpx2.AsyncClient] | None = None,
     ) -> None:
         self.http = http
+        # How to open the HTTP client anew on another loop or in a child (ours only).
+        self._reopen = reopen
+        self._home: tuple[object, int] | None = None  # (event loop, fork generation)
+        self._left: list[httpx2.AsyncClient] = []  # pools left behind, never closed
         self.guard = guard
         self.telemetry = telemetry
         # One bucket for every task and every ``with_options`` copy; every attempt takes
@@ -42,6 +76,41 @@ class Pool:
         self._streaming_tasks: dict[int, int] = {}
         # Where answers drifted, (endpoint, place) once each: told once, not per call.
         self.drift_told: set[tuple[str, str]] = set()
+
+    def check_home(self) -> None:
+        """Make sure the pool belongs to the running event loop and this process.
+
+        Called before each request: a pool opened elsewhere is opened anew (ours), or
+        refused before anything is sent (the caller's own ``http_client``).
+        """
+        home = (anyio.lowlevel.current_token().native_token, _generation[0])
+        if self._home is None:
+            self._home = home
+            return
+        if home[0] is self._home[0] and home[1] == self._home[1]:
+            return
+        if self._reopen is None:
+            moved = (
+                "in a child process, after a fork"
+                if home[1] != self._home[1]
+                else ("on another event loop")
+            )
+            raise VoipanoError(
+                f"this client's http_client was opened elsewhere and is now used {moved}: "
+                "its connections cannot be used here, and nothing was sent. Create the "
+                "client (and the httpx2.AsyncClient you give it) in the process and on the "
+                "event loop that use it: in the application's lifespan, or after the fork "
+                "(gunicorn's post_fork, Celery's worker_process_init)"
+            )
+        # Left open, never closed: closing would touch a loop that is gone, or write on
+        # sockets the parent still uses.
+        self._left.append(self.http)
+        self.http = self._reopen()
+        self._limiter = None  # anyio's limiter and lock belong to the loop that made them
+        self._streaming_tasks.clear()
+        if self.limiter is not None:
+            self.limiter.moved()
+        self._home = home
 
     async def acquire(self) -> object | None:
         """Take a slot for one request or stream; ``None`` when none is needed.

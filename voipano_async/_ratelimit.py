@@ -53,6 +53,10 @@ class RateLimiter:
         self._updated = -math.inf
         self._lock: anyio.Lock | None = None
 
+    def moved(self) -> None:
+        """The pool moved to another event loop (or process): the lock is made anew there."""
+        self._lock = None
+
     def _now(self) -> float:
         return self._clock() if self._clock is not None else anyio.current_time()
 

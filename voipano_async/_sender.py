@@ -99,7 +99,7 @@ class Sender:
         self._authorization = Secret(f"Bearer {settings.token.value}")
         # Every API request carries these: the URL is the API host's, so the token with them.
         headers = Secret({**_HEADERS, "Authorization": self._authorization.value})
-        self._builder = RequestBuilder(pool.http, str(base_url), headers)
+        self._builder = RequestBuilder(lambda: pool.http, str(base_url), headers)
 
     def check_open(self) -> None:
         if self.closed or self.pool.closed:
@@ -218,9 +218,11 @@ class Sender:
                     may_have_been_placed=call.charged,
                 ) from None
             except RuntimeError as exc:
-                # httpx2 raises RuntimeError when a caller's own http_client was closed.
+                # httpx2 raises RuntimeError when a caller's own http_client was closed
+                # (or its loop was): the request may have left before it did.
                 raise VoipanoError(
-                    f"the HTTP client is closed ({self.redactor.redact(str(exc))})"
+                    f"the HTTP client is closed ({self.redactor.redact(str(exc))})",
+                    may_have_been_placed=call.charged and call.in_doubt,
                 ) from exc
         for response in responses:
             await close_response(response)

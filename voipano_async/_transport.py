@@ -120,6 +120,7 @@ class Transport:
         """Send a prepared call and decode its answer into ``cl``, within the call's span."""
         record = call.record = self.pool.telemetry.start(call.operation, call.endpoint)
         try:
+            self.pool.check_home()
             slot = await self.pool.acquire()
             started = time.perf_counter()
             try:
@@ -227,6 +228,12 @@ class Transport:
             endpoint=endpoint,
         )
         record = call.record = self.pool.telemetry.start(operation, endpoint)
+        try:
+            self.pool.check_home()
+        except VoipanoError as error:
+            self._context(error, call)
+            record.fail(error)
+            raise
         slot = await self.pool.acquire()
         started = time.perf_counter()
         response: httpx2.Response | None = None
