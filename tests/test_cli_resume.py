@@ -202,9 +202,8 @@ def test_no_resumption_with_resumes_0(sandbox: PageFaults, tmp_path: Path) -> No
         (Fault.error(401, {"ok": False, "message": "توکن نامعتبر است."}), "AuthenticationError"),
         (Fault.error(403, {"ok": False, "message": "دسترسی ندارید."}), "PermissionDeniedError"),
         (Fault.error(400, {"ok": False, "message": "درخواست نامعتبر"}), "BadRequestError"),
-        (Fault.truncated(), "UnexpectedResponseError"),
     ],
-    ids=["401", "403", "400", "truncated"],
+    ids=["401", "403", "400"],
 )
 def test_an_error_that_would_only_repeat_fails_the_harvest_at_once(
     sandbox: PageFaults, tmp_path: Path, fault: Fault, error: str
@@ -216,6 +215,17 @@ def test_an_error_that_would_only_repeat_fails_the_harvest_at_once(
     assert result.stderr.splitlines()[-1].startswith(f"error: {error}: ")
     assert page_requests(sandbox) == dict.fromkeys(range(1, 11), 1)
     assert not (tmp_path / "h" / "reports.jsonl").exists()
+
+
+def test_a_page_cut_off_in_transit_is_resumed(sandbox: PageFaults, tmp_path: Path) -> None:
+    """A flaky link's half page is tried again, as a 5xx is (tests/test_flaky.py)."""
+    sandbox.fail(10, Fault.truncated())
+    result = harvest(tmp_path / "h")
+    assert result.exit_code == 0, result.output
+    assert [line.split(" after ")[0] for line in resumptions(result.stderr)] == [
+        "resuming from page 10 (1 of 3)"
+    ]
+    assert len((tmp_path / "h" / "reports.jsonl").read_text().splitlines()) == 300
 
 
 def test_the_sdk_retries_come_before_a_resumption(sandbox: PageFaults, tmp_path: Path) -> None:

@@ -121,6 +121,7 @@ def decode_result(
             problems=[f"body starts with {preview!r}"] if content else ["empty body"],
             body=_text(content, redact),
             may_have_been_placed=charged,
+            unreadable=True,
         ) from None
     if type(body) is not dict:
         raise UnexpectedResponseError(
@@ -128,6 +129,7 @@ def decode_result(
             status_code=status,
             body=body,
             may_have_been_placed=charged,
+            unreadable=True,
         )
     if body.get("ok") is False:
         raise api_error(response, body, redact=redact)

@@ -224,11 +224,15 @@ class UnexpectedResponseError(VoipanoError):
         problems: Short readable lines saying what did not fit, e.g.
             ``"invalid value for type, expected int @ $.data.total"``.
         body: The decoded JSON body, or the (bounded) text when it was not JSON.
+        unreadable: ``True`` when the body could not be read at all (not JSON: cut off
+            by a flaky link, or a proxy's page), rather than read and found not to fit.
+            A free read is retried after such an answer, as after a 5xx.
     """
 
     status_code: int
     problems: list[str]
     body: object
+    unreadable: bool
 
     def __init__(
         self,
@@ -238,11 +242,13 @@ class UnexpectedResponseError(VoipanoError):
         problems: list[str] | None = None,
         body: object = None,
         may_have_been_placed: bool = False,
+        unreadable: bool = False,
     ) -> None:
         super().__init__(message, may_have_been_placed=may_have_been_placed)
         self.status_code = status_code
         self.problems = list(problems or [])
         self.body = body
+        self.unreadable = unreadable
 
     def _describe(self) -> str:
         if not self.problems:

@@ -155,6 +155,8 @@ def deadline_failure(request: httpx2.Request, deadline: float) -> Failure:
 def error_of(failure: Failure, *, charged: bool, redactor: Redactor) -> VoipanoError:
     """The error the caller gets for ``failure``, built once the policy has given up."""
     cause = failure.cause
+    if isinstance(cause, VoipanoError):  # an answer read and found unreadable: built then
+        return cause
     if isinstance(cause, _Answered):
         response = cause.response
         return api_error(

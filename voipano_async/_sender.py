@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -43,6 +43,8 @@ from ._types import Secret
 from ._version import __version__
 
 __all__ = ["Call", "Sender", "close_response"]
+
+R = TypeVar("R")
 
 logger = logging.getLogger("voipano_async")
 
@@ -136,11 +138,15 @@ class Sender:
         )
         return Call(request, charged, stream, operation, endpoint, options.headers)
 
-    async def send(self, call: Call) -> Answer:
+    async def send(
+        self, call: Call, read: Callable[[httpx2.Response, bytes | None], R] | None = None
+    ) -> Any:
         """Attempt ``call`` until it is answered or the policy gives up, raising its error.
 
         Returns the response with its body, or, for a stream, the open response (its body
-        unread) and ``None``. ``call.attempts`` counts the attempts made.
+        unread) and ``None``; with ``read``, what it makes of them. An answer ``read``
+        finds unreadable (cut off, not JSON) fails its attempt as a 5xx does: a free
+        read is tried again. ``call.attempts`` counts the attempts made.
         """
         retry = self.settings.retry
         limiter = self.pool.limiter
@@ -154,7 +160,16 @@ class Sender:
             if logger.isEnabledFor(logging.INFO):
                 self._log_outcome(call, outcome, time.perf_counter() - started)
             if not isinstance(outcome, Failure):
-                return outcome
+                if read is None:
+                    return outcome
+                try:
+                    return read(*outcome)
+                except UnexpectedResponseError as error:
+                    if not error.unreadable:
+                        raise
+                    outcome = Failure(
+                        error, reason="unreadable answer", maybe_sent=True, retryable=True
+                    )
             call.in_doubt = outcome.maybe_sent
             wait = retry.decide(call.attempts, charged=call.charged, failure=outcome)
             if logger.isEnabledFor(logging.DEBUG):

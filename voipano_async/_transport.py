@@ -123,22 +123,25 @@ class Transport:
             self.pool.check_home()
             slot = await self.pool.acquire()
             started = time.perf_counter()
+
+            def read(response: httpx2.Response, content: bytes | None) -> T:
+                return decode_result(
+                    response,
+                    cl,
+                    charged=call.charged,
+                    redact=self.redactor.secret,
+                    content=content,
+                    strict=self.settings.strict_responses,
+                    meta_of=lambda fields, drift: self._meta(
+                        response, call.attempts, started, fields.get("request_id"), drift
+                    ),
+                )
+
             try:
                 with record.use():
-                    response, content = await self.sender.send(call)
+                    result: T = await self.sender.send(call, read)
             finally:
                 self.pool.release(slot)
-            result = decode_result(
-                response,
-                cl,
-                charged=call.charged,
-                redact=self.redactor.secret,
-                content=content,
-                strict=self.settings.strict_responses,
-                meta_of=lambda fields, drift: self._meta(
-                    response, call.attempts, started, fields.get("request_id"), drift
-                ),
-            )
         except BaseException as error:
             self._context(error, call)
             record.fail(error)
@@ -149,7 +152,7 @@ class Transport:
         billing = getattr(result, "billing", None)
         record.end(
             attempts=call.attempts,
-            status_code=response.status_code,
+            status_code=call.response.status_code if call.response is not None else None,
             charged=billing.charged if billing is not None else None,
         )
         return result

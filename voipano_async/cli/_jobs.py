@@ -30,6 +30,7 @@ from voipano_async import (
     CallReportsPage,
     RateLimitError,
     ServerError,
+    UnexpectedResponseError,
 )
 from voipano_async._config import DEFAULT_CONCURRENCY
 from voipano_async._files import commit_partial, discard_partial, partial_path, remove_partials
@@ -52,8 +53,13 @@ _RECORDING = "recording-"  # the start of every saved recording's name
 Rows = Callable[[list[CallReport]], str]
 
 # A page that failed with one of these, the SDK's retries used up, may well come on a
-# later try (a network fault, a 429, a 5xx); any other error would only fail again.
-_RESUMABLE = (APIConnectionError, RateLimitError, ServerError)
+# later try (a network fault, a 429, a 5xx, an answer cut off); any other error would
+# only fail again.
+_RESUMABLE = (APIConnectionError, RateLimitError, ServerError, UnexpectedResponseError)
+
+
+def _resumable(error: Exception) -> bool:
+    return isinstance(error, _RESUMABLE) and getattr(error, "unreadable", True)
 
 
 @attrs.define
@@ -275,7 +281,7 @@ async def _walk(
                         written = page.pagination.page
                     return
                 except _RESUMABLE as exc:
-                    if resumed >= spec.resumes:
+                    if resumed >= spec.resumes or not _resumable(exc):
                         raise
                     resumed += 1
                     progress.resuming(written + 1, resumed, spec.resumes, exc)

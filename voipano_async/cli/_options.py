@@ -36,5 +36,6 @@ resumes_option = click.option(
     default=3,
     show_default=True,
     help="How many times in all the walk resumes, from the first page not yet written, "
-    "after a page failed on the network, a 429 or a 5xx (its retries used up); 0: never.",
+    "after a page failed on the network, a 429, a 5xx or came cut off (its retries used "
+    "up); 0: never.",
 )
