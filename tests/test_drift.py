@@ -35,17 +35,23 @@ BY_NAME = {endpoint.name: endpoint for endpoint in samples.ENDPOINTS}
 Path = tuple[str | int, ...]
 
 
+def changed(answer: dict[str, Any], *changes: tuple[Path, object]) -> dict[str, Any]:
+    """A copy of ``answer`` with each value put at its path (``...``: the key gone)."""
+    answer = copy.deepcopy(answer)
+    for path, value in changes:
+        parent = answer
+        for step in path[:-1]:
+            parent = parent[step]
+        if value is ...:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = value
+    return answer
+
+
 def drifted(name: str, path: Path, value: object) -> dict[str, Any]:
     """The endpoint's published answer with ``value`` at ``path`` (``...``: the key gone)."""
-    answer = copy.deepcopy(BY_NAME[name].answer)
-    parent = answer
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is ...:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return answer
+    return changed(BY_NAME[name].answer, (path, value))
 
 
 def read(name: str, answer: dict[str, Any], *, strict: bool = False) -> Any:
@@ -196,16 +202,7 @@ def test_a_negative_charge_in_any_spelling_is_refused(charged: object) -> None:
 
 
 def _answer(*changes: tuple[Path, object]) -> dict[str, Any]:
-    answer = copy.deepcopy(samples.CALL_OTP)
-    for path, value in changes:
-        parent = answer
-        for step in path[:-1]:
-            parent = parent[step]
-        if value is ...:
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = value
-    return answer
+    return changed(samples.CALL_OTP, *changes)
 
 
 PLACED = [

@@ -28,6 +28,19 @@ def _small_disk() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
 
 
+def on_a_small_disk(*args: str) -> subprocess.CompletedProcess[str]:
+    """Python with ``args``, in a process that may write files of at most ``LIMIT`` bytes."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        preexec_fn=_small_disk,
+        check=False,
+    )
+
+
 DOWNLOAD = """
 import sys
 import anyio
@@ -48,15 +61,7 @@ anyio.run(main)
 
 
 def test_a_download_that_fills_the_disk_leaves_no_file(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", DOWNLOAD, str(tmp_path) + "/"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        preexec_fn=_small_disk,
-        check=False,
-    )
+    done = on_a_small_disk("-c", DOWNLOAD, str(tmp_path) + "/")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["OSError", str(27)]  # EFBIG, not a bare crash
     assert os.listdir(tmp_path) == []
@@ -64,18 +69,9 @@ def test_a_download_that_fills_the_disk_leaves_no_file(tmp_path: Path) -> None:
 
 def test_an_export_that_fills_the_disk_leaves_no_file(tmp_path: Path) -> None:
     output = tmp_path / "reports.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "voipano_async.cli", "--sandbox", "-q", "reports", "export"),
-            *("--output", str(output)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        preexec_fn=_small_disk,
-        check=False,
+    done = on_a_small_disk(
+        *("-m", "voipano_async.cli", "--sandbox", "-q", "reports", "export"),
+        *("--output", str(output)),
     )
     assert done.returncode == 1, done.stderr
     assert "error" in done.stderr

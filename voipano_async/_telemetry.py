@@ -253,35 +253,26 @@ class _Recording(CallRecord):
         if self._ended:
             return
         self._ended = True
-        with self._telemetry.guard():
-            self._record(attempts, status_code, charged, error)
-
-    def _record(
-        self,
-        attempts: int,
-        status_code: int | None,
-        charged: int | None,
-        error: BaseException | None,
-    ) -> None:
         elapsed = time.perf_counter() - self._started
-        span = self._span
-        if span.is_recording():
-            span.set_attribute("voipano.attempts", attempts)
-            if status_code is not None:
-                span.set_attribute("http.response.status_code", status_code)
-            if charged is not None:
-                span.set_attribute("voipano.charged", charged)
-            if error is not None:
-                self._record_error(error)
-        span.end()
-        instruments = self._telemetry._instruments
-        assert instruments is not None
-        outcome = "ok" if error is None else type(error).__name__
-        labels = {"voipano.endpoint": self._endpoint, "voipano.outcome": outcome}
-        instruments.requests.add(1, labels)
-        instruments.duration.record(elapsed, labels)
-        if charged is not None and charged > 0:
-            instruments.charged.add(charged, {"voipano.endpoint": self._endpoint})
+        with self._telemetry.guard():
+            span = self._span
+            if span.is_recording():
+                span.set_attribute("voipano.attempts", attempts)
+                if status_code is not None:
+                    span.set_attribute("http.response.status_code", status_code)
+                if charged is not None:
+                    span.set_attribute("voipano.charged", charged)
+                if error is not None:
+                    self._record_error(error)
+            span.end()
+            instruments = self._telemetry._instruments
+            assert instruments is not None
+            outcome = "ok" if error is None else type(error).__name__
+            labels = {"voipano.endpoint": self._endpoint, "voipano.outcome": outcome}
+            instruments.requests.add(1, labels)
+            instruments.duration.record(elapsed, labels)
+            if charged is not None and charged > 0:
+                instruments.charged.add(charged, {"voipano.endpoint": self._endpoint})
 
     def _record_error(self, error: BaseException) -> None:
         import traceback  # only a failed call needs it

@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from voipano_async._config import DEFAULT_CONCURRENCY
-from voipano_async._config import SANDBOX_DIALECTS as DIALECTS
 
 from . import _render as render
 from . import _runtime as runtime
 from ._group import VoipanoGroup
 from ._jobs import Tally, Walk, walk
-from ._options import concurrency_option, dest_option, resumes_option
+from ._options import concurrency_option, dest_option, dialect_option, resumes_option
 from ._paths import check_directory, check_file, check_harvest, check_voicemail_dest
 
 if TYPE_CHECKING:
@@ -66,14 +65,7 @@ pass_settings = click.make_pass_decorator(runtime.Settings)
     help="At most N requests a second, retries included; 0.5 is one every 2 s "
     "(default: no limit) [env: VOIPANO_RATE_LIMIT].",
 )
-@click.option(
-    "--sandbox-dialect",
-    type=click.Choice(DIALECTS),
-    default="published",
-    show_default=True,
-    help="How the --sandbox answers: as the vendor's samples, or as a PHP server drifts "
-    "from them (numbers as strings, 0/1 booleans, [] for empty objects).",
-)
+@dialect_option("--sandbox-dialect", "How the --sandbox answers")
 @click.option("--sandbox-latency", type=float, default=0.0, hidden=True)
 @click.option("-v", "--verbose", count=True, help="Log each request (-vv: and retries).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries.")
@@ -362,14 +354,7 @@ def download_voicemail(
     show_default=True,
     help="Seeds every generated id, number and report: the same seed, the same data.",
 )
-@click.option(
-    "--dialect",
-    type=click.Choice(DIALECTS),
-    default="published",
-    show_default=True,
-    help="Answer as the vendor's samples, or as a PHP/Laravel server drifts from them "
-    "without loss (numbers as strings, 0/1 booleans, [] for empty objects).",
-)
+@dialect_option("--dialect", "How it answers")
 def serve_sandbox(
     host: str, port: int, report_count: int, sandbox_token: str, seed: int, dialect: str
 ) -> None:

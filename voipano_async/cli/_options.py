@@ -8,7 +8,9 @@ from typing import TypeVar
 
 import click
 
-__all__ = ["concurrency_option", "dest_option", "resumes_option"]
+from voipano_async._config import SANDBOX_DIALECTS
+
+__all__ = ["concurrency_option", "dest_option", "dialect_option", "resumes_option"]
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -39,3 +41,15 @@ resumes_option = click.option(
     "after a page failed on the network, a 429, a 5xx or came cut off (its retries used "
     "up); 0: never.",
 )
+
+
+def dialect_option(name: str, what: str) -> Callable[[F], F]:
+    """A sandbox's dialect: the vendor's samples, or a PHP server's drift from them."""
+    return click.option(
+        name,
+        type=click.Choice(SANDBOX_DIALECTS),
+        default="published",
+        show_default=True,
+        help=f"{what}: as the vendor's samples, or as a PHP/Laravel server drifts from them, "
+        "without loss (numbers as strings, 0/1 booleans, [] for empty objects).",
+    )
