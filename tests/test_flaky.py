@@ -10,7 +10,7 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from voipano_async import AsyncVoipano, UnexpectedResponseError
+from voipano_async import APIConnectionError, AsyncVoipano, UnexpectedResponseError
 from voipano_async.cli._app import cli
 from voipano_async.testing import Fault, VoipanoSandbox
 
@@ -88,3 +88,17 @@ def test_a_harvest_resumes_after_a_page_cut_off(
     assert "resum" in result.stderr
     lines = (dest / "reports.jsonl").read_text().splitlines()
     assert len(lines) == 30
+
+
+async def test_every_error_names_its_request(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    api.get("/call-reports").respond(200, content=CUT_OFF)
+    api.get("/services").mock(side_effect=httpx2.ReadError("reset by peer"))
+    with pytest.raises(UnexpectedResponseError) as unreadable:
+        await client.call_reports_page(3, per_page=10)
+    with pytest.raises(APIConnectionError) as dropped:
+        await client.with_options(max_retries=0).services()
+    line = "GET /call-reports?page=3&limit=10"
+    assert unreadable.value.request_line == line
+    assert str(unreadable.value).endswith(f"({line})")
+    assert dropped.value.request_line == "GET /services"
+    assert str(dropped.value).count("GET /services") == 1  # named once, not twice

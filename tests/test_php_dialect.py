@@ -141,3 +141,25 @@ async def test_the_fixture_takes_the_dialect_from_the_marker(
         assert (await client.call_otp("09123456789")).meta.drift
     with pytest.raises(ValueError, match="dialect must be one of published, php"):
         VoipanoSandbox(dialect="perl")
+
+
+def test_voipano_sandbox_takes_the_options_a_load_or_fault_test_needs() -> None:
+    auth = {"Authorization": "Bearer sandbox-token"}
+    with serve("--credit", "100", "--reports", "3") as url:
+        refused = httpx2.post(
+            f"{url}/call-otp", json={"phone_number": "09123456789"}, headers=auth
+        )
+    assert refused.status_code == 402  # 100 credit does not cover 160
+    with serve("--fault-rate", "1", "--faults", "503", "--seed", "7") as url:
+        failing = httpx2.get(f"{url}/services", headers=auth)
+    assert failing.status_code == 503
+    with serve("--rate-limit", "1") as url:
+        statuses = [httpx2.get(f"{url}/services", headers=auth).status_code for _ in range(3)]
+    assert 429 in statuses
+
+
+def test_the_sandbox_fault_names_are_the_commands_to_offer() -> None:
+    from voipano_async._config import SANDBOX_FAULTS
+    from voipano_async.testing import FAULT_KINDS
+
+    assert tuple(FAULT_KINDS) == SANDBOX_FAULTS

@@ -23,6 +23,7 @@ __all__ = [
     "PUBLISHED_PRICES",
     "RETRYABLE_STATUS_CODES",
     "SANDBOX_DIALECTS",
+    "SANDBOX_FAULTS",
     "TOKEN_ENV",
 ]
 
@@ -69,3 +70,17 @@ PUBLISHED_PRICES = {"/call-otp": 160, "/click-to-call": 80, "/secure-call": 120}
 # PHP/Laravel server drifts from them. Here, so that the command line can offer the choice
 # without importing the sandbox.
 SANDBOX_DIALECTS = ("published", "php")
+# The names of the sandbox's random faults (voipano_async.testing.FAULT_KINDS, which a
+# test holds equal to these), for the command line to offer without importing it.
+SANDBOX_FAULTS = (
+    "500",
+    "502",
+    "503",
+    "429",
+    "html",
+    "drop",
+    "drop-after",
+    "slow",
+    "drip",
+    "truncated",
+)

@@ -72,12 +72,16 @@ class VoipanoError(Exception):
             quote it when you write to support.
         attempts: How many attempts were made before this error (0 when it was raised
             before any request, such as an invalid phone number).
+        request_line: What was asked, e.g. ``"GET /call-reports?page=3"``: the method and
+            the path relative to ``base_url``, phone numbers masked, never the token;
+            ``None`` for an error raised before any request.
     """
 
     message: str
     may_have_been_placed: bool
     request_id: str | None = None
     attempts: int = 0
+    request_line: str | None = None
 
     def __init__(self, message: str, *, may_have_been_placed: bool = False) -> None:
         super().__init__(message)
@@ -251,11 +255,14 @@ class UnexpectedResponseError(VoipanoError):
         self.unreadable = unreadable
 
     def _describe(self) -> str:
-        if not self.problems:
-            return self.message
-        shown = "; ".join(self.problems[:5])
-        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        return f"{self.message}: {shown}{more}"
+        text = self.message
+        if self.problems:
+            shown = "; ".join(self.problems[:5])
+            more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+            text = f"{text}: {shown}{more}"
+        if self.request_line and self.request_line not in text:
+            text = f"{text} ({self.request_line})"
+        return text
 
 
 class SpendLimitExceededError(VoipanoError):

@@ -22,7 +22,7 @@ import httpx2
 from . import _config
 from ._body import read_body, with_body
 from ._envelope import api_error, decode_error_body, decode_result, html_page, request_id_of
-from ._exceptions import APIError, UnexpectedResponseError, VoipanoError
+from ._exceptions import UnexpectedResponseError, VoipanoError
 from ._models import ResponseMeta
 from ._phone import mask_phone_numbers
 from ._pool import Pool
@@ -182,7 +182,7 @@ class Transport:
         if not isinstance(error, VoipanoError):
             return
         error.attempts = call.attempts
-        if isinstance(error, APIError) and error.request_line is None:
+        if error.request_line is None:
             error.request_line = self.redactor.request_line(call.request)
         if error.request_id is None and call.response is not None:
             error.request_id = request_id_of(call.response.headers, None, self.redactor.secret)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from voipano_async._config import DEFAULT_CONCURRENCY
+from voipano_async._config import SANDBOX_FAULTS as FAULT_NAMES
 
 from . import _render as render
 from . import _runtime as runtime
@@ -355,8 +356,55 @@ def download_voicemail(
     help="Seeds every generated id, number and report: the same seed, the same data.",
 )
 @dialect_option("--dialect", "How it answers")
+@click.option(
+    "--credit",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="The starting credit (a call-otp costs 160); 402 once it does not cover a price.",
+)
+@click.option(
+    "--latency",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds every answer waits before it is sent.",
+)
+@click.option(
+    "--rate-limit",
+    "sandbox_rate_limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Requests a second allowed before 429 (default: no limit).",
+)
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="The fraction of requests given a random fault, chosen by --seed.",
+)
+@click.option(
+    "--faults",
+    "fault_kinds",
+    default=",".join(FAULT_NAMES),
+    show_default=True,
+    metavar="KINDS",
+    callback=runtime.fault_kinds,
+    help="The faults --fault-rate picks from, comma-separated.",
+)
 def serve_sandbox(
-    host: str, port: int, report_count: int, sandbox_token: str, seed: int, dialect: str
+    host: str,
+    port: int,
+    report_count: int,
+    sandbox_token: str,
+    seed: int,
+    dialect: str,
+    credit: int,
+    latency: float,
+    sandbox_rate_limit: float | None,
+    fault_rate: float,
+    fault_kinds: list[str],
 ) -> None:
     """Serve the sandbox over HTTP until interrupted (a local stand-in for the service).
 
@@ -370,6 +418,11 @@ def serve_sandbox(
         reports=report_count,
         seed=seed,
         dialect=dialect,
+        credit=credit,
+        latency=latency,
+        rate_limit=sandbox_rate_limit,
+        fault_rate=fault_rate,
+        fault_kinds=fault_kinds,
         ready=lambda url: render.serving(url, host, sandbox_token),
     )
 

@@ -284,6 +284,18 @@ def _end_sentence(text: str) -> str:
     return text.rstrip(",:;") + "."
 
 
+def fault_kinds(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    """``--faults``: known fault names, comma-separated."""
+    from voipano_async._config import SANDBOX_FAULTS
+
+    kinds = [kind.strip() for kind in value.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in SANDBOX_FAULTS]
+    if unknown or not kinds:
+        known = ", ".join(SANDBOX_FAULTS)
+        raise click.BadParameter(f"{', '.join(unknown) or 'none given'}: the faults are {known}")
+    return kinds
+
+
 def serve(
     host: str,
     port: int,
@@ -292,12 +304,27 @@ def serve(
     reports: int,
     seed: int,
     dialect: str,
+    credit: int = 10_000,
+    latency: float = 0.0,
+    rate_limit: float | None = None,
+    fault_rate: float = 0.0,
+    fault_kinds: list[str] | None = None,
     ready: Callable[[str], None],
 ) -> None:
     """Serve a sandbox over HTTP until Ctrl-C; ``ready`` gets the base URL."""
     from voipano_async.testing import VoipanoSandbox
 
-    sandbox = VoipanoSandbox(token=token, reports=reports, seed=seed, dialect=dialect)
+    sandbox = VoipanoSandbox(
+        token=token,
+        reports=reports,
+        seed=seed,
+        dialect=dialect,
+        credit=credit,
+        rate_limit=rate_limit,
+    )
+    sandbox.latency = latency
+    if fault_rate:
+        sandbox.faults.random(fault_rate, seed=seed, kinds=fault_kinds)
 
     async def main() -> None:
         async with sandbox.serve(host, port) as base_url:
