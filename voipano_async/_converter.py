@@ -464,10 +464,11 @@ class Converters:
         except Exception:
             raise ShapeError(self.explain(value, cl, path)) from None
 
-    def read(
+    def read_tolerantly(
         self, value: object, cl: type[T], *, nullable: Sequence[tuple[str, ...]] = ()
     ) -> tuple[T, tuple[str, ...]]:
-        """Structure ``value`` into ``cl`` tolerantly: the result, and what drifted.
+        """Structure ``value``, which the exact reading refused, tolerantly: the result,
+        and what drifted.
 
         What does not fit as it is but reads without loss (``RULES``' ``drifted``, an
         empty array for an object, ``{}`` for an array, a ``null`` where a field can do
@@ -476,10 +477,6 @@ class Converters:
         around it that may be null. What is left raises ``ShapeError``.
         """
         hook = self.hook(cl)
-        try:
-            return hook(value, cl), ()
-        except Exception:
-            pass
         mended, notes = copy.deepcopy(value), []
         # Each place mended, with what was found there: a mend that leaves what it made
         # unreadable (an empty array read as an object that then lacks its fields) was no

@@ -100,8 +100,8 @@ def decode_result(
 
     ``charged`` marks the charged endpoints: an answer that cannot be read there means the
     call may well have been placed, and the error says so. An answer that drifted from the
-    published shape is read tolerantly (``Converters.read``) unless ``strict``; a charged
-    call's ``ok: true`` answer, the call placed, the most tolerantly of all: what cannot
+    published shape is read tolerantly (``Converters.read_tolerantly``) unless ``strict``;
+    a charged call's ``ok: true`` answer, the call placed, the most tolerantly of all: what cannot
     be read in its ``data`` is read as null, and a ``billing`` it lacks as none said.
     ``content`` is the body when it was read apart from the response. ``meta_of`` makes the
     result's ``meta`` from its fields as read (so that it may quote the answer's own
@@ -147,7 +147,7 @@ def decode_result(
                 problems = CONVERTERS.explain(body, shape)
             else:
                 nullable = _PLACED if charged else ()
-                envelope, notes = CONVERTERS.read(body, shape, nullable=nullable)
+                envelope, notes = CONVERTERS.read_tolerantly(body, shape, nullable=nullable)
         except ShapeError as exc:
             problems = exc.problems
     if envelope is not None and envelope.billing is not FREE:

@@ -231,16 +231,12 @@ class Transport:
             endpoint=endpoint,
         )
         record = call.record = self.pool.telemetry.start(operation, endpoint)
-        try:
-            self.pool.check_home()
-        except VoipanoError as error:
-            self._context(error, call)
-            record.fail(error)
-            raise
-        slot = await self.pool.acquire()
-        started = time.perf_counter()
+        slot: object | None = None
         response: httpx2.Response | None = None
         try:
+            self.pool.check_home()
+            slot = await self.pool.acquire()
+            started = time.perf_counter()
             with record.use():
                 response, _ = await self.sender.send(call)
                 await self._refuse_what_is_not_audio(response)
