@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gzip
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from voipano_async import (
 from voipano_async._streams import safe_filename
 
 from . import samples
-from .conftest import TOKEN
+from .conftest import FAST, TOKEN
 
 pytestmark = pytest.mark.anyio
 
@@ -42,6 +43,52 @@ class Broken(httpx2.AsyncByteStream):
         for start in range(0, len(self.good), 65536):
             yield self.good[start : start + 65536]
         raise httpx2.ReadError("connection reset by peer")
+
+
+class FileServer:
+    """A file server for one recording, as respx's side effect.
+
+    Each answer breaks off after the next count in ``breaks`` (none left: it is whole).
+    With ``ranges`` it honours ``Range: bytes=N-`` (and ``If-Range``) as a file server
+    does; without, it sends the whole file every time. ``changed`` answers from the
+    second request on with another file.
+    """
+
+    def __init__(
+        self,
+        audio: bytes,
+        *,
+        breaks: tuple[int, ...] = (),
+        ranges: bool = True,
+        headers: dict[str, str] | None = None,
+        changed: bytes | None = None,
+        offset_shift: int = 0,
+    ) -> None:
+        self.audio = audio
+        self.breaks = list(breaks)
+        self.ranges = ranges
+        self.headers = {**samples.RECORDING_HEADERS, **(headers or {})}
+        self.changed = changed
+        self.offset_shift = offset_shift
+        self.requests: list[httpx2.Request] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        audio = self.changed if self.changed is not None and len(self.requests) > 1 else self.audio
+        status, body, headers = 200, audio, dict(self.headers)
+        wanted = request.headers.get("range")
+        version = self.headers.get("ETag") or self.headers.get("Last-Modified")
+        fresh = request.headers.get("if-range", version) == version
+        if self.ranges and wanted and fresh:
+            start = int(wanted.removeprefix("bytes=").rstrip("-")) + self.offset_shift
+            status, body = 206, audio[start:]
+            headers["Content-Range"] = f"bytes {start}-{len(audio) - 1}/{len(audio)}"
+        headers["Content-Length"] = str(len(body))
+        if self.breaks:
+            return httpx2.Response(
+                status, headers=headers, stream=Broken(body[: self.breaks.pop(0)])
+            )
+        return httpx2.Response(status, headers=headers, content=body)
 
 
 def files_in(directory: Path) -> list[str]:
@@ -206,11 +253,9 @@ async def test_hostile_name_stays_inside_the_directory(
 async def test_failure_halfway_leaves_no_file(
     api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
 ) -> None:
-    api.get(f"/call-recordings/{CDR}").mock(
-        return_value=httpx2.Response(
-            200, headers=samples.RECORDING_HEADERS, stream=Broken(AUDIO[: 3 * 65536])
-        )
-    )
+    # Every attempt breaks off: the policy's three for each download.
+    server = FileServer(AUDIO, breaks=(3 * 65536,) * 6)
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=server)
     target = tmp_path / "keep.wav"
     target.write_bytes(b"the previous, complete file")
 
@@ -221,6 +266,7 @@ async def test_failure_halfway_leaves_no_file(
 
     assert files_in(tmp_path) == ["keep.wav"]
     assert target.read_bytes() == b"the previous, complete file"
+    assert len(server.requests) == 6
 
 
 async def test_cancelled_download_leaves_no_file(
@@ -383,3 +429,128 @@ async def test_a_full_disk_stops_the_download_and_leaves_no_file(
         await client.download_call_recording(CDR, tmp_path)
     monkeypatch.undo()
     assert files_in(tmp_path) == []
+
+
+async def test_a_download_that_broke_off_resumes_from_where_it_stopped(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    server = FileServer(AUDIO, breaks=(3 * 65536,), headers={"ETag": '"v1"'})
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=server)
+
+    path = await client.download_call_recording(CDR, tmp_path)
+
+    assert path.read_bytes() == AUDIO
+    assert files_in(tmp_path) == [path.name]
+    first, second = server.requests
+    assert "range" not in first.headers
+    assert second.headers["range"] == f"bytes={3 * 65536}-"
+    assert second.headers["if-range"] == '"v1"'
+    assert second.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+async def test_a_stream_that_broke_off_yields_each_byte_once(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    server = FileServer(AUDIO, breaks=(65536, 2 * 65536), ranges=False)
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=server)
+
+    async with client.stream_call_recording(CDR) as audio:
+        chunks = [chunk async for chunk in audio.aiter_bytes()]
+        attempts = audio.meta.attempts
+
+    # The server ignored Range and sent the whole file again: its start was skipped.
+    assert b"".join(chunks) == AUDIO
+    assert attempts == 3
+    assert [r.headers.get("range") for r in server.requests] == [
+        None,
+        "bytes=65536-",
+        "bytes=131072-",
+    ]
+
+
+async def test_without_a_version_the_retry_asks_for_a_range_without_if_range(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    weak = FileServer(AUDIO, breaks=(65536,), headers={"ETag": 'W/"v1"'})
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=weak)
+    assert (await client.download_call_recording(CDR, tmp_path)).read_bytes() == AUDIO
+    dated = FileServer(
+        AUDIO, breaks=(65536,), headers={"Last-Modified": "Mon, 07 Dec 2026 06:00:00 GMT"}
+    )
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=dated)
+    assert (await client.download_call_recording(CDR, tmp_path)).read_bytes() == AUDIO
+
+    # A weak ETag cannot name the bytes of a range; a date can.
+    assert "if-range" not in weak.requests[1].headers
+    assert dated.requests[1].headers["if-range"] == "Mon, 07 Dec 2026 06:00:00 GMT"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [pytest.param({"changed": AUDIO + b"x"}, id="other-size"), {"offset_shift": 1}],
+    ids=["other-size", "wrong-range"],
+)
+async def test_an_answer_that_is_not_the_same_file_ends_the_download(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path, change: dict[str, Any]
+) -> None:
+    server = FileServer(AUDIO, breaks=(65536,), **change)
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=server)
+
+    with pytest.raises(APIConnectionError, match="broke off") as info:
+        await client.download_call_recording(CDR, tmp_path)
+
+    # Nothing spliced from two files: no file at all, and the error says what was tried.
+    assert files_in(tmp_path) == []
+    assert len(server.requests) == 2
+    assert info.value.attempts == 2
+    assert info.value.request_line == f"GET /call-recordings/{CDR}?call_details_record_id={CDR}"
+
+
+async def test_a_compressed_download_resumes_whole_and_skips_what_it_has(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    packed = gzip.compress(AUDIO)
+    server = FileServer(packed, breaks=(len(packed) // 2,), headers={"Content-Encoding": "gzip"})
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=server)
+
+    async with client.stream_call_recording(CDR) as audio:
+        assert await audio.read() == AUDIO
+
+    # Ranges count the bytes as sent, not as decoded: a coded body is asked for whole.
+    assert [r.headers.get("range") for r in server.requests] == [None, None]
+
+
+async def test_a_download_is_resumed_only_within_the_retry_policy(
+    api: respx.MockRouter, tmp_path: Path
+) -> None:
+    server = FileServer(AUDIO, breaks=(65536,) * 5)
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=server)
+
+    async with AsyncVoipano(TOKEN, max_retries=0) as once:
+        with pytest.raises(APIConnectionError, match="broke off") as info:
+            await once.download_call_recording(CDR, tmp_path)
+    assert (info.value.attempts, len(server.requests)) == (1, 1)
+    async with AsyncVoipano(TOKEN, retry=FAST) as client:
+        with pytest.raises(APIConnectionError, match="broke off") as info:
+            await client.download_call_recording(CDR, tmp_path)
+    assert (info.value.attempts, len(server.requests)) == (3, 4)
+    assert files_in(tmp_path) == []
+
+
+async def test_a_read_timeout_mid_download_is_retried(
+    api: respx.MockRouter, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    class Stalled(httpx2.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield AUDIO[:65536]
+            raise httpx2.ReadTimeout("timed out")
+
+    answers = iter(
+        [
+            httpx2.Response(200, headers=samples.RECORDING_HEADERS, stream=Stalled()),
+            httpx2.Response(200, headers=samples.RECORDING_HEADERS, content=AUDIO),
+        ]
+    )
+    api.get(f"/call-recordings/{CDR}").mock(side_effect=lambda request: next(answers))
+
+    assert (await client.download_call_recording(CDR, tmp_path)).read_bytes() == AUDIO

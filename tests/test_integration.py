@@ -155,21 +155,43 @@ async def test_forbidden_context(client: AsyncVoipano) -> None:
         await client.voicemail_inboxes(context="voicemail-not-mine")
 
 
-async def test_download_broken_off_midway_leaves_no_file(
+async def test_a_download_broken_off_midway_resumes_where_it_stopped(
     sandbox: VoipanoSandbox, client: AsyncVoipano, tmp_path: Path
 ) -> None:
     report = next(r for r in sandbox.reports if r["has_recording"])
     sandbox.faults.script(f"/call-recordings/{report['id']}", Fault.truncated())
 
-    with pytest.raises(APIConnectionError, match="broke off"):
+    async with client.stream_call_recording(report["id"]) as audio:
+        whole = await audio.read()
+        attempts = audio.meta.attempts
+
+    assert attempts == 2
+    assert [(r.fault, r.status) for r in sandbox.requests] == [("truncated", 200), (None, 206)]
+    # The second request asked for the rest only, and the bytes join up exactly.
+    async with client.stream_call_recording(report["id"]) as again:
+        assert whole == await again.read()
+    with wave.open(str(await client.download_call_recording(report["id"], tmp_path))) as w:
+        assert w.getnframes() == 16000
+
+
+async def test_a_download_that_keeps_breaking_off_leaves_no_file(
+    sandbox: VoipanoSandbox, client: AsyncVoipano, tmp_path: Path
+) -> None:
+    report = next(r for r in sandbox.reports if r["has_recording"])
+    sandbox.faults.script(f"/call-recordings/{report['id']}", *[Fault.truncated()] * 3)
+
+    with pytest.raises(APIConnectionError, match="broke off") as info:
         await client.download_call_recording(report["id"], tmp_path)
 
     assert list(tmp_path.iterdir()) == []
-    # Never retried once the body had started; the next try succeeds.
-    assert [r.fault for r in sandbox.requests] == ["truncated"]
+    # The policy's three attempts, each named in the error.
+    assert info.value.attempts == 3
+    assert info.value.request_line is not None
+    assert info.value.request_line.startswith(f"GET /call-recordings/{report['id']}")
+    assert [r.fault for r in sandbox.requests] == ["truncated"] * 3
     path = await client.download_call_recording(report["id"], tmp_path)
-    with wave.open(str(path)) as audio:
-        assert audio.getnframes() == 16000
+    with wave.open(str(path)) as w:
+        assert w.getnframes() == 16000
 
 
 async def test_a_dripped_answer_ends_at_the_deadline(sandbox: VoipanoSandbox) -> None:

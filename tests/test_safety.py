@@ -9,6 +9,7 @@ import anyio
 import httpx2
 import pytest
 import respx
+from click.testing import CliRunner
 
 from voipano_async import (
     APIConnectionError,
@@ -17,6 +18,7 @@ from voipano_async import (
     ServerError,
     VoipanoError,
 )
+from voipano_async.cli._app import cli
 
 from . import samples
 from .conftest import TOKEN
@@ -56,6 +58,46 @@ def test_accepted_base_urls(base_url: str) -> None:
 def test_refused_base_urls(base_url: str) -> None:
     with pytest.raises(VoipanoError, match="base_url"):
         AsyncVoipano("token-0123456789", base_url=base_url)
+
+
+async def test_plain_http_to_another_host_is_an_explicit_opt_in(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "http://sandbox:8000/api/v1/webservice"  # a sandbox container in a compose network
+    with pytest.raises(VoipanoError, match="allow_http=True"):
+        AsyncVoipano(TOKEN, base_url=url)
+    with pytest.raises(VoipanoError, match="base_url"):
+        AsyncVoipano(TOKEN, base_url="ftp://sandbox/api", allow_http=True)
+
+    with respx.mock(base_url=url) as mock:
+        mock.get("/services").respond(200, json=samples.SERVICES)
+        async with AsyncVoipano(TOKEN, base_url=url, allow_http=True) as client:
+            copy = client.with_options(timeout=5)
+            assert (await copy.services()).total == 1
+        sent = mock.calls.last.request
+    assert str(sent.url) == f"{url}/services"
+    assert sent.headers["authorization"] == f"Bearer {TOKEN}"
+    # Said aloud once, by the constructor, without the token.
+    [warning] = [r for r in caplog.records if "unencrypted" in r.getMessage()]
+    assert warning.levelname == "WARNING"
+    assert "sandbox" in warning.getMessage()
+    assert TOKEN not in caplog.text
+
+
+def test_the_cli_allows_plain_http_only_with_allow_http() -> None:
+    # .invalid never resolves: past the check, the request fails on the network.
+    url = "http://sandbox.invalid:8000/api/v1/webservice"
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["--token", TOKEN, "--base-url", url, "services"])
+    allowed = runner.invoke(
+        cli, ["--token", TOKEN, "--base-url", url, "--allow-http", "--max-retries=0", "services"]
+    )
+
+    assert refused.exit_code == 2
+    assert "--base-url must be an https URL" in refused.output
+    assert "or with --allow-http" in refused.output
+    assert allowed.exit_code == 1
+    assert "APIConnectionError: connection failed on GET /services" in allowed.output
 
 
 # -- the token ----------------------------------------------------------------------------

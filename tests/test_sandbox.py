@@ -24,6 +24,7 @@ from voipano_async import (
     UnprocessableEntityError,
 )
 from voipano_async.testing import Fault, VoipanoSandbox
+from voipano_async.testing._inprocess import IN_PROCESS_URL, InProcessTransport
 
 from . import samples
 from .conftest import FAST
@@ -358,3 +359,58 @@ async def test_requests_outside_the_api_are_recorded(sandbox: VoipanoSandbox) ->
     with pytest.raises(NotFoundError):
         await client.services()
     assert [(r.path, r.status) for r in sandbox.requests] == [("/api/v2/services", 404)]
+
+
+async def test_every_answer_carries_its_request_id(
+    sandbox: VoipanoSandbox, client: AsyncVoipano
+) -> None:
+    services = await client.services()
+    otp = await client.call_otp("09123456789")
+    with pytest.raises(UnprocessableEntityError) as refused:
+        await client.call_otp("09123456789", extra_body={"phone_number": "123"})
+
+    ids = [r.request_id for r in sandbox.requests]
+    assert len(set(ids)) == 3
+    assert services.meta.request_id == ids[0]
+    # The header names the HTTP request; the OTP's own id is the body's.
+    assert otp.meta.request_id == ids[1] != otp.request_id
+    assert refused.value.request_id == ids[2]
+    # Seeded like the rest of the sandbox: the same ids on every run.
+    again = VoipanoSandbox()
+    await again.client().services()
+    assert again.requests[0].request_id == ids[0]
+
+
+async def test_a_recording_is_served_in_ranges_as_a_file_server_serves_it(
+    sandbox: VoipanoSandbox,
+) -> None:
+    report = next(r for r in sandbox.reports if r["has_recording"])
+    url = f"{IN_PROCESS_URL}/call-recordings/{report['id']}"
+    auth = {"Authorization": f"Bearer {sandbox.token}"}
+    async with httpx2.AsyncClient(transport=InProcessTransport(sandbox)) as http:
+        whole = await http.get(url, headers=auth)
+        tag = whole.headers["etag"]
+        rest = await http.get(url, headers={**auth, "Range": "bytes=100-", "If-Range": tag})
+        stale = await http.get(url, headers={**auth, "Range": "bytes=100-", "If-Range": '"x"'})
+        past = await http.get(url, headers={**auth, "Range": f"bytes={len(whole.content)}-"})
+
+    size = len(whole.content)
+    assert (whole.status_code, whole.headers["accept-ranges"]) == (200, "bytes")
+    assert rest.status_code == 206
+    assert rest.headers["content-range"] == f"bytes 100-{size - 1}/{size}"
+    assert rest.content == whole.content[100:]
+    # Another version named in If-Range: the whole file, as RFC 9110 says.
+    assert (stale.status_code, stale.content) == (200, whole.content)
+    assert (past.status_code, past.headers["content-range"]) == (416, f"bytes */{size}")
+
+
+async def test_in_process_a_trickle_with_short_gaps_is_not_a_read_timeout(
+    sandbox: VoipanoSandbox,
+) -> None:
+    # 20 gaps of 0.03 s, each shorter than the 0.2 s read timeout, as over a socket.
+    sandbox.faults.script("/services", Fault.drip(0.6), Fault.slow(0.5))
+    client = sandbox.client(timeout=0.2, deadline=None, max_retries=0)
+
+    assert (await client.services()).total == 2
+    with pytest.raises(APITimeoutError):
+        await client.services()

@@ -7,6 +7,7 @@ The endpoints live in two mixins: ``_calls.ChargedCalls`` (the charged calls) an
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import ssl
 from typing import Any, Self
@@ -24,7 +25,9 @@ from ._settings import PoolOptions, Settings, merge_retry
 from ._spend import SpendGuard
 from ._telemetry import Telemetry
 from ._transport import Transport
-from ._types import NOT_GIVEN, NotGiven
+from ._types import NOT_GIVEN, NotGiven, is_loopback
+
+logger = logging.getLogger("voipano_async")
 
 __all__ = ["AsyncVoipano", "ClientSettings"]
 
@@ -123,6 +126,10 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
             (``None``: the global one). Needs the ``otel`` extra; see Observability.
         meter_provider: The OpenTelemetry ``MeterProvider`` for the client's metrics
             (``None``: the global one).
+        allow_http: Allow a plain ``http://`` ``base_url`` on a host other than this
+            machine (a sandbox in its own container, say). The token and every answer
+            then cross the network unencrypted: for test networks only, never the
+            default. Loopback hosts need no opt-in.
         verify: How to verify the server's TLS certificate: ``True`` (the default) trusts
             the operating system's CA certificates (``SSL_CERT_FILE``/``SSL_CERT_DIR``
             first); an ``ssl.SSLContext`` such as
@@ -157,6 +164,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         spend_limit: int | None = None,
         min_credit: int | None = None,
         verify: ssl.SSLContext | bool = True,
+        allow_http: bool = False,
         tracer_provider: Any = None,
         meter_provider: Any = None,
     ) -> None:
@@ -178,7 +186,13 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
             ),
             deadline=deadline,
             strict_responses=strict_responses,
+            allow_http=allow_http,
         )
+        if settings.base_url.scheme == "http" and not is_loopback(settings.base_url.host):
+            logger.warning(
+                "plain http to %s (allow_http=True): the token is sent unencrypted",
+                settings.base_url.host,
+            )
         shared = PoolOptions(
             max_concurrency=max_concurrency,
             spend_limit=spend_limit,

@@ -50,12 +50,20 @@ def _base_url(value: str | httpx2.URL) -> httpx2.URL:
         url = httpx2.URL(value)
     except httpx2.InvalidURL as exc:
         raise VoipanoError(f"invalid base_url {str(value)!r}: {exc}") from None
-    if url.scheme == "https" and url.host:
-        return url
-    if url.scheme == "http" and is_loopback(url.host):
-        return url
+    if url.scheme in ("https", "http") and url.host:
+        return url  # plain http: checked against allow_http, once both are known
     raise VoipanoError(
         f"base_url must be an https URL (plain http only for loopback hosts), got {str(value)!r}"
+    )
+
+
+def _plain_http(instance: Settings, attribute: Any, url: httpx2.URL) -> None:
+    """Plain http only to this machine, unless ``allow_http=True`` says otherwise."""
+    if url.scheme == "https" or is_loopback(url.host) or instance.allow_http:
+        return
+    raise VoipanoError(
+        f"base_url must be an https URL (plain http only for loopback hosts, or with "
+        f"allow_http=True), got {str(url)!r}"
     )
 
 
@@ -89,7 +97,7 @@ class Settings:
     """What one client (as opposed to the pool it shares) is configured with."""
 
     token: Secret[str] = attrs.field(converter=_token)
-    base_url: httpx2.URL = attrs.field(converter=_base_url)
+    base_url: httpx2.URL = attrs.field(converter=_base_url, validator=_plain_http)
     timeout: httpx2.Timeout = attrs.field(default=DEFAULT_TIMEOUT, converter=_timeout)
     download_timeout: httpx2.Timeout = attrs.field(
         default=DEFAULT_DOWNLOAD_TIMEOUT, converter=_download_timeout
@@ -97,6 +105,8 @@ class Settings:
     retry: RetryPolicy = attrs.field(factory=RetryPolicy, validator=_policy)
     deadline: float | None = attrs.field(default=DEFAULT_DEADLINE, validator=_deadline)
     strict_responses: bool = attrs.field(default=False, validator=_flag)
+    # Validators run once every field is set: base_url's check sees this.
+    allow_http: bool = attrs.field(default=False, validator=_flag)
 
 
 def merge_retry(retry: object, max_retries: object, *, base: RetryPolicy) -> RetryPolicy:

@@ -128,10 +128,16 @@ class AudioStream:
     """
 
     def __init__(
-        self, response: httpx2.Response, *, fallback_name: str, meta: ResponseMeta = NO_META
+        self,
+        response: httpx2.Response,
+        *,
+        fallback_name: str,
+        meta: ResponseMeta = NO_META,
+        handle: StreamHandle | None = None,
     ) -> None:
         self.response: httpx2.Response = response
         self.meta: ResponseMeta = meta
+        self._handle = handle
         headers = response.headers
         self.filename: str = safe_filename(headers.get("content-disposition"), fallback_name)
         self.content_type: str | None = headers.get("content-type")
@@ -148,20 +154,62 @@ class AudioStream:
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncGenerator[bytes, None]:
         """Yield the audio in chunks as it arrives.
 
+        A download that breaks off (the connection drops, a read times out) is asked for
+        again within the client's retry policy, from where it broke off when the server
+        honours ``Range``, and the chunks go on where they stopped: no byte is yielded
+        twice or missed. ``meta.attempts`` counts the attempts.
+
         Raises:
-            APIConnectionError: The connection broke (or timed out) mid-download; a
-                download is never retried once its body has started.
+            APIConnectionError: The download kept breaking off until the retry policy
+                gave up, or the server's answer to a retry was not the same file.
+            APITimeoutError: As ``APIConnectionError``, when the last attempt timed out.
         """
-        try:
-            async with aclosing(iter_chunks(self.response, chunk_size)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-        except httpx2.TimeoutException as exc:
-            raise APITimeoutError(f"the download of {self.filename} timed out: {exc}") from exc
-        except httpx2.HTTPError as exc:
-            raise APIConnectionError(
-                f"the download of {self.filename} broke off: {exc or type(exc).__name__}"
-            ) from exc
+        received = skip = 0
+        while True:
+            try:
+                async with aclosing(iter_chunks(self.response, chunk_size)) as chunks:
+                    async for chunk in chunks:
+                        if skip:
+                            # A server that ignored Range sent the file from its start.
+                            if len(chunk) <= skip:
+                                skip -= len(chunk)
+                                continue
+                            chunk, skip = chunk[skip:], 0
+                        received += len(chunk)
+                        yield chunk
+                return
+            except httpx2.TransportError as exc:
+                broke = self._broke_off(exc)
+                resumed = await self._resume(broke, received)
+                if resumed is None:
+                    raise broke from exc
+                skip = resumed
+            except httpx2.HTTPError as exc:
+                broke = self._broke_off(exc)
+                if self._handle is not None and self._handle.resumer is not None:
+                    self._handle.resumer.context(broke)
+                raise broke from exc
+
+    def _broke_off(self, exc: httpx2.HTTPError) -> APIConnectionError:
+        if isinstance(exc, httpx2.TimeoutException):
+            return APITimeoutError(f"the download of {self.filename} timed out: {exc}")
+        return APIConnectionError(
+            f"the download of {self.filename} broke off: {exc or type(exc).__name__}"
+        )
+
+    async def _resume(self, broke: APIConnectionError, received: int) -> int | None:
+        """Ask again for the rest; how many bytes of the new answer to skip, or ``None``."""
+        handle = self._handle
+        if handle is None or handle.resumer is None:
+            return None
+        resumer = handle.resumer
+        resumed = await resumer.resume(broke, received, handle.record)
+        if resumed is None:
+            resumer.context(broke)
+            return None
+        self.response, skip, self.meta = resumed
+        handle.response, handle.meta = self.response, self.meta
+        return skip
 
     async def read(self) -> bytes:
         """Read the whole file into memory.
@@ -259,7 +307,9 @@ class AudioStreamContext:
             raise RuntimeError("this stream is already open; use a new stream_* call")
         self._handle = await self._opener()
         handle = self._handle
-        return AudioStream(handle.response, fallback_name=self._fallback_name, meta=handle.meta)
+        return AudioStream(
+            handle.response, fallback_name=self._fallback_name, meta=handle.meta, handle=handle
+        )
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if self._handle is not None:

@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import anyio
 import httpx2
 
 from . import _config
@@ -26,6 +27,7 @@ from ._exceptions import UnexpectedResponseError, VoipanoError
 from ._models import ResponseMeta
 from ._phone import mask_phone_numbers
 from ._pool import Pool
+from ._retry import Failure
 from ._sender import Call, Sender, close_response
 from ._settings import Settings
 from ._telemetry import NO_RECORD, CallRecord
@@ -35,8 +37,10 @@ __all__ = ["Call", "StreamHandle", "Transport", "iter_chunks"]
 T = TypeVar("T")
 _NONE: Mapping[str, Any] = MappingProxyType({})
 
+logger = logging.getLogger("voipano_async")
 drift_logger = logging.getLogger("voipano_async.drift")
 _INDEX = re.compile(r"\[[0-9]+\]")
+_CONTENT_RANGE = re.compile(r"bytes (?P<start>[0-9]+)-[0-9]+/(?P<total>[0-9]+|\*)")
 # Places told about, at most: a server drifting everywhere does not grow the set forever.
 _TOLD = 1024
 
@@ -250,6 +254,7 @@ class Transport:
         meta = self._meta(response, call.attempts, started)
         handle = StreamHandle(response, self.pool, slot, self.pool.hold_for_stream(slot), meta)
         handle.record = record
+        handle.resumer = Resumer(self, call, response, started)
         return handle
 
     async def _refuse_what_is_not_audio(self, response: httpx2.Response) -> None:
@@ -276,6 +281,113 @@ class Transport:
         )
 
 
+class Resumer:
+    """Asks again for a download whose body broke off, within the retry policy.
+
+    A download is free and safe to repeat. The same request is sent again, asking with
+    ``Range`` for the rest of the file when the first answer was sent as is (no content
+    coding to undo) and ``If-Range`` when it named a version (a strong ``ETag`` or a
+    ``Last-Modified``); a server that honours it answers ``206`` from where the body broke
+    off, and one that does not sends the whole file again, whose first bytes are skipped.
+    An answer that is not the same file (another size) ends the retries.
+    """
+
+    def __init__(
+        self, transport: Transport, call: Call, first: httpx2.Response, started: float
+    ) -> None:
+        self._transport = transport
+        self._call = call
+        self._started = started
+        headers = first.headers
+        self._length = _whole_length(first)
+        # Byte ranges count the bytes as sent: only a body sent as is resumes with one.
+        self._ranges = _sent_as_is(first)
+        etag = headers.get("etag")
+        self._version = (
+            etag if etag and not etag.startswith("W/") else headers.get("last-modified")
+        )
+
+    def context(self, error: BaseException) -> None:
+        """What every error leaving the call carries (attempts, request line, request id)."""
+        self._transport._context(error, self._call)
+
+    async def resume(
+        self, broke: VoipanoError, received: int, record: CallRecord
+    ) -> tuple[httpx2.Response, int, ResponseMeta] | None:
+        """After the body broke off with ``received`` bytes read: the new answer, how many
+        of its first bytes to skip, and its ``meta``; ``None`` when the policy gives up.
+
+        An error of the new attempt (the policy gave up on it) is raised with its context.
+        """
+        call, transport = self._call, self._transport
+        failure = Failure(broke, reason="download broke off", maybe_sent=True, retryable=True)
+        retry = transport.settings.retry
+        wait = retry.decide(call.attempts, charged=call.charged, failure=failure)
+        if wait is None:
+            return None
+        record.retry(reason=failure.reason, wait=wait, attempt=call.attempts)
+        logger.debug(
+            "resuming %s after %d bytes in %.2fs",
+            transport.redactor.request_line(call.request),
+            received,
+            wait,
+        )
+        await anyio.sleep(wait)
+        headers = call.request.headers
+        if received and self._ranges:
+            headers["Range"] = f"bytes={received}-"
+            if self._version:
+                headers["If-Range"] = self._version
+        response: httpx2.Response | None = None
+        try:
+            transport.pool.check_home()
+            with record.use():
+                response, _ = await transport.sender.send(call)
+                await transport._refuse_what_is_not_audio(response)
+        except BaseException as error:
+            self.context(error)
+            if response is not None:
+                await close_response(response)
+            raise
+        finally:
+            headers.pop("Range", None)
+            headers.pop("If-Range", None)
+        skip = self._skip(response, received)
+        if skip is None:
+            await close_response(response)
+            return None
+        return response, skip, transport._meta(response, call.attempts, self._started)
+
+    def _skip(self, response: httpx2.Response, received: int) -> int | None:
+        """How many bytes of ``response`` were received already; ``None``: another file."""
+        if not received:
+            return 0  # nothing to join up with: whatever the first answer promised
+        if response.status_code == 206:
+            match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
+            if match is None or int(match["start"]) != received:
+                return None
+            total = match["total"]
+            if total != "*" and self._length is not None and int(total) != self._length:
+                return None
+            return 0
+        length = _whole_length(response)
+        if self._length is not None and length is not None and length != self._length:
+            return None
+        return received
+
+
+def _whole_length(response: httpx2.Response) -> int | None:
+    """The size of a whole file sent as is (``Content-Length`` of a 200), when known."""
+    if response.status_code != 200 or not _sent_as_is(response):
+        return None
+    length = response.headers.get("content-length", "")
+    return int(length) if length.isdigit() else None
+
+
+def _sent_as_is(response: httpx2.Response) -> bool:
+    return response.headers.get("content-encoding", "").strip().lower() in ("", "identity")
+
+
 class StreamHandle:
     """An open streaming response and the concurrency slot it holds."""
 
@@ -290,6 +402,7 @@ class StreamHandle:
         self.response = response
         self.meta = meta
         self.record: CallRecord = NO_RECORD
+        self.resumer: Resumer | None = None
         self._pool = pool
         self._slot = slot
         self._task = task

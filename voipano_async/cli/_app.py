@@ -45,6 +45,13 @@ pass_settings = click.make_pass_decorator(runtime.Settings)
     help="Use an in-process sandbox with seeded data instead of the real service.",
 )
 @click.option(
+    "--allow-http",
+    is_flag=True,
+    envvar="VOIPANO_ALLOW_HTTP",
+    help="Allow a plain http:// --base-url on a host other than this machine (a sandbox "
+    "container in CI). The token crosses the network unencrypted: test networks only.",
+)
+@click.option(
     "--ca-bundle",
     envvar="VOIPANO_CA_BUNDLE",
     type=click.Path(exists=True, readable=True),
@@ -77,6 +84,7 @@ def cli(
     token: str | None,
     base_url: str | None,
     sandbox: bool,
+    allow_http: bool,
     ca_bundle: str | None,
     max_retries: int | None,
     rate_limit: float | None,
@@ -106,6 +114,7 @@ def cli(
         max_retries=max_retries,
         rate_limit=rate_limit,
         sandbox_dialect=sandbox_dialect,
+        allow_http=allow_http,
     )
 
 

@@ -84,6 +84,7 @@ class Settings:
     max_retries: int | None = None
     rate_limit: float | None = None
     sandbox_dialect: str = "published"
+    allow_http: bool = False
 
     def client(self) -> AsyncVoipano:
         # The options that apply to the sandbox's client as well as to the service's.
@@ -104,11 +105,16 @@ class Settings:
             )
         try:
             return AsyncVoipano(
-                self.token, base_url=self.base_url, verify=self._verify(), **options
+                self.token,
+                base_url=self.base_url,
+                verify=self._verify(),
+                allow_http=self.allow_http,
+                **options,
             )
         except VoipanoError as exc:
             # The SDK names its argument; a command line user knows the option.
             message = re.sub(r"\bbase_url\b", self.base_url_name, str(exc), count=1)
+            message = message.replace("allow_http=True", "--allow-http")
             raise click.UsageError(message) from None
 
     def _verify(self) -> ssl.SSLContext | bool:

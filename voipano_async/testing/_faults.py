@@ -33,11 +33,14 @@ class Fault:
         headers: Extra response headers.
         delay: Seconds to wait before answering (after acting, when ``act``).
         act: Carry the request out first (charge the call, record it) as if it succeeded.
-        disconnect: Close the connection instead of answering.
-        truncate: Send the real answer's JSON cut in half (a complete HTTP answer whose
-            body is not valid JSON).
-        drip_seconds: Send the real answer a few bytes at a time, spread over this many seconds
-            (each gap shorter than a read timeout, the whole longer than a deadline).
+        disconnect: Close the connection instead of answering (after a bare head, which
+            says nothing of what was coming).
+        truncate: Send half of the real answer: JSON cut in half (a complete HTTP
+            answer whose body is not valid JSON), or a download broken off midway (its
+            headers promise the whole file, or the part asked for).
+        drip_seconds: Send the real JSON answer a few bytes at a time, spread over this
+            many seconds (each gap shorter than a read timeout, the whole longer than a
+            deadline); a download is sent as is.
         kind: A short name for reports and random selection.
     """
 
@@ -92,19 +95,27 @@ class Fault:
 
     @classmethod
     def drip(cls, seconds: float) -> Fault:
-        """Carry the request out, then trickle the answer out over ``seconds``."""
+        """Carry the request out, then trickle the JSON answer out over ``seconds``.
+
+        A download is sent as is."""
         return cls(drip_seconds=seconds, act=True, kind="drip")
 
     @classmethod
     def drop(cls, *, after_acting: bool = False) -> Fault:
-        """Close the connection without an answer, before or after carrying the request out."""
+        """Close the connection without an answer, before or after carrying the request out.
+
+        The sandbox sends a bare head first (``200``, no content type, a body promised
+        and never sent), in process as over HTTP: a served app cannot close a connection
+        before its head.
+        """
         return cls(
             disconnect=True, act=after_acting, kind="drop-after" if after_acting else "drop"
         )
 
     @classmethod
     def truncated(cls) -> Fault:
-        """Carry the request out, then answer with its JSON cut in half."""
+        """Carry the request out, then send half its answer: JSON cut in half, or a
+        download broken off midway (a retry asking for the rest with ``Range`` gets it)."""
         return cls(truncate=True, act=True, kind="truncated")
 
 
@@ -127,8 +138,8 @@ FAULT_KINDS: Mapping[str, Fault] = MappingProxyType(
 ``"500"``, ``"502"``, ``"503"``: an error answer, the server did not act. ``"429"``:
 rate limited with ``Retry-After: 0``. ``"html"``: a proxy's HTML error page. ``"drop"``
 and ``"drop-after"``: the connection closed before or after the server acted. ``"slow"``:
-acted, answered after a delay. ``"drip"``: acted, the answer trickled out. ``"truncated"``:
-acted, half of the JSON answer sent. Read-only.
+acted, answered after a delay. ``"drip"``: acted, the JSON answer trickled out. ``"truncated"``:
+acted, half of the answer sent (JSON cut short, a download broken off). Read-only.
 """
 
 

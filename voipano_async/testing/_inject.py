@@ -41,6 +41,8 @@ async def answer_with_fault(fault: Fault, answer: Answer, exchange: Exchange) ->
     if fault.delay and not await exchange.wait(fault.delay):
         return
     if fault.drip_seconds and isinstance(answer, dict):
+        # Only JSON is trickled: in process the head of an answer comes once the whole
+        # of it is sent, and a download's deadline ends at its head.
         await exchange.drip(answer, fault.drip_seconds)
         return
     await exchange.answer(answer)

@@ -11,6 +11,7 @@ import contextlib
 import json
 import random
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -105,6 +106,8 @@ class VoipanoSandbox(Endpoints):
         self.faults: Faults = Faults()
         self.prices: dict[str, int] = dict(PRICES)
         self._rng = random.Random(seed)
+        # Its own generator: the data made from ``seed`` is the same with or without it.
+        self._ids = random.Random(f"request-ids-{seed}")
         self.services: list[dict[str, Any]] = _data.make_services()
         self.inboxes: list[dict[str, Any]] = _data.make_inboxes(self._rng)
         self.allowed_contexts: list[str] = list(_vendor.ALLOWED_CONTEXTS)
@@ -187,11 +190,14 @@ class VoipanoSandbox(Endpoints):
         outside = not path.startswith(API_PREFIX + "/")
         if not outside:
             path = path[len(API_PREFIX) :]
-        record = RecordedRequest(method=scope["method"], path=path, query=query, json=payload)
+        request_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        record = RecordedRequest(
+            method=scope["method"], path=path, query=query, json=payload, request_id=request_id
+        )
         self.requests.append(record)
         speaks_php = self.dialect == "php"
         exchange = Exchange(
-            receive, send, record, php_audio_headers if speaks_php else audio_headers
+            receive, send, record, php_audio_headers if speaks_php else audio_headers, headers
         )
         if outside:
             # Recorded with its full path, so a client with a wrong base URL shows up.

@@ -8,6 +8,8 @@ bytes reach a client in process and over a socket.
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, NoReturn
 
@@ -20,6 +22,7 @@ __all__ = [
     "Answer",
     "DroppedConnection",
     "Exchange",
+    "Message",
     "Receive",
     "RecordedRequest",
     "Scope",
@@ -35,8 +38,15 @@ Send = Callable[[Message], Awaitable[None]]
 # An answer is either a JSON document or a download: its audio and its file name.
 Answer = dict[str, Any] | tuple[bytes, str]
 
+# Audio bytes (named here: ``Exchange.bytes`` hides the type in the class), and a
+# download as sent: status, body and headers.
+Audio = bytes
+Download = tuple[int, bytes, dict[str, str]]
+
 _JSON = {"Content-Type": "application/json"}
 _CHUNK = 256 * 1024
+# The one form of Range a client resuming a download asks with: from a byte to the end.
+_RANGE = re.compile(r"bytes=(?P<start>[0-9]+)-")
 
 
 @attrs.define(kw_only=True)
@@ -54,6 +64,8 @@ class RecordedRequest:
         status: The status answered (``None`` when the connection was dropped).
         acted: Whether the sandbox carried the request out (charged the call, say).
         fault: The kind of fault injected, or ``None``.
+        request_id: The id the sandbox gave the request, sent back in every answer's
+            ``X-Request-Id`` header (a client's ``meta.request_id``).
     """
 
     method: str
@@ -63,6 +75,7 @@ class RecordedRequest:
     status: int | None = None
     acted: bool = False
     fault: str | None = None
+    request_id: str | None = None
 
 
 class DroppedConnection(Exception):
@@ -101,10 +114,13 @@ class Exchange:
         send: Send,
         record: RecordedRequest,
         audio_headers: Callable[[str], dict[str, str]] = audio_headers,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.receive = receive
         self.send = send
         self.record = record
+        # The request's headers, lower-cased: a download honours Range and If-Range.
+        self.headers = headers or {}
         # The headers of a download named by the file name: the vendor's, or a dialect's.
         self.audio_headers = audio_headers
 
@@ -127,6 +143,8 @@ class Exchange:
 
     async def start(self, status: int, headers: dict[str, str], length: int) -> None:
         raw = _raw_headers(headers, length)
+        if self.record.request_id is not None:
+            raw.append((b"x-request-id", self.record.request_id.encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": raw})
 
     async def bytes(self, status: int, content: bytes, headers: dict[str, str]) -> None:
@@ -146,22 +164,41 @@ class Exchange:
     async def answer(self, answer: Answer) -> None:
         """Send a handler's answer as it is: a JSON document, or a download."""
         if isinstance(answer, tuple):
-            audio, filename = answer
-            await self.bytes(200, audio, self.audio_headers(filename))
+            await self.bytes(*self.download(*answer))
         else:
             await self.json(200, answer)
 
+    def download(self, audio: Audio, filename: str) -> Download:
+        """A download's status, body and headers, as a file server sends them.
+
+        ``Range: bytes=N-`` gets ``206`` and the file from byte N (``416`` past its end),
+        unless ``If-Range`` names another version; the ``ETag`` names this one.
+        """
+        # A recording never changes: its name and size name its version (hashing the
+        # bytes would cost the served sandbox ~0.1 s per 200 MB file).
+        tag = f'"{len(audio):x}-{zlib.crc32(filename.encode()):08x}"'
+        headers = {**self.audio_headers(filename), "Accept-Ranges": "bytes", "ETag": tag}
+        wanted = _RANGE.fullmatch(self.headers.get("range", "").strip())
+        if wanted is None or self.headers.get("if-range", tag) != tag:
+            return 200, audio, headers
+        start = int(wanted["start"])
+        if start >= len(audio):
+            return 416, b"", {**headers, "Content-Range": f"bytes */{len(audio)}"}
+        headers["Content-Range"] = f"bytes {start}-{len(audio) - 1}/{len(audio)}"
+        return 206, audio[start:], headers
+
     async def half(self, answer: Answer) -> None:
         """Send half of the answer: JSON cut short, or a download broken off midway."""
-        self.record.status = 200
         if isinstance(answer, tuple):
-            # The headers promise the whole file, half of it comes, then the connection
-            # breaks (a download failing midway).
-            audio, filename = answer
-            await self.start(200, self.audio_headers(filename), len(audio))
-            part = audio[: len(audio) // 2]
+            # The headers promise the whole file (or the part asked for), half of it
+            # comes, then the connection breaks: a download failing midway.
+            status, body, headers = self.download(*answer)
+            self.record.status = status
+            await self.start(status, headers, len(body))
+            part = body[: len(body) // 2]
             await self.send({"type": "http.response.body", "body": part, "more_body": True})
             raise DroppedConnection("the sandbox broke the download off (injected fault)")
+        self.record.status = 200
         content = _encode(answer)
         await self.bytes(200, content[: len(content) // 2], _JSON)
 
@@ -179,9 +216,12 @@ class Exchange:
             await self.send({"type": "http.response.body", "body": part, "more_body": more})
 
     async def drop(self) -> NoReturn:
-        """Promise a body, send none of it, and fail: the server closes the connection.
+        """Send a bare head promising a body, then close the connection.
 
-        The client sees the answer broken off, as after a crash or a network fault.
+        The client sees the answer broken off, as after a crash or a network fault. The
+        head says nothing of what was coming (no content type): a served sandbox cannot
+        close a connection before any head (uvicorn answers 500 for an app that fails
+        first), so in process it comes too, and the two fail the same way.
         """
-        await self.start(200, _JSON, 4096)
+        await self.start(200, {}, 4096)
         raise DroppedConnection("the sandbox dropped the connection (injected fault)")
