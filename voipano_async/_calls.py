@@ -114,7 +114,7 @@ class ChargedCalls:
             options=options,
             operation=path[1:].replace("-", "_"),  # "/call-otp": call_otp
         )
-        guard = transport.pool.guard
+        guard = transport.guard
         price = guard.reserve(path)
         try:
             result = await transport.call(call, cl)

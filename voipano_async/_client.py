@@ -7,9 +7,11 @@ The endpoints live in two mixins: ``_calls.ChargedCalls`` (the charged calls) an
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import ssl
+from collections.abc import Mapping
 from typing import Any, Self
 
 import attrs
@@ -25,7 +27,7 @@ from ._settings import PoolOptions, Settings, merge_retry
 from ._spend import SpendGuard
 from ._telemetry import Telemetry
 from ._transport import Transport
-from ._types import NOT_GIVEN, NotGiven, is_loopback
+from ._types import NOT_GIVEN, NotGiven, Secret, is_loopback
 
 logger = logging.getLogger("voipano_async")
 
@@ -74,7 +76,7 @@ class ClientSettings:
         Settled from each answer's ``charged``; a call that may have been placed without
         an answer (a timeout, a dropped connection, a 5xx) is counted at its price.
         """
-        return self._calls_through()._transport.pool.guard.spent
+        return self._calls_through()._transport.guard.spent
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -130,6 +132,8 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
             machine (a sandbox in its own container, say). The token and every answer
             then cross the network unencrypted: for test networks only, never the
             default. Loopback hosts need no opt-in.
+        default_headers: Headers sent with every request (a tenant's id for your own
+            gateway, say), under any ``extra_headers=`` of a call; not ``Authorization``.
         verify: How to verify the server's TLS certificate: ``True`` (the default) trusts
             the operating system's CA certificates (``SSL_CERT_FILE``/``SSL_CERT_DIR``
             first); an ``ssl.SSLContext`` such as
@@ -165,6 +169,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         min_credit: int | None = None,
         verify: ssl.SSLContext | bool = True,
         allow_http: bool = False,
+        default_headers: Mapping[str, str] | None = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
     ) -> None:
@@ -187,6 +192,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
             deadline=deadline,
             strict_responses=strict_responses,
             allow_http=allow_http,
+            default_headers=default_headers,
         )
         if settings.base_url.scheme == "http" and not is_loopback(settings.base_url.host):
             logger.warning(
@@ -204,7 +210,11 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         limiter = None if rate_limit is None else RateLimiter(rate_limit)
         http, owns_http = shared.open_http_client(settings.timeout)
         reopen = (lambda: shared.open_http_client(settings.timeout)[0]) if owns_http else None
-        secret, url = settings.token.value, settings.base_url
+        url = settings.base_url
+        # Every account's token the pool's clients use (copies may add theirs): scrubbed
+        # from whatever telemetry records.
+        secrets = [settings.token.value]
+        self._secrets = Secret(secrets)
         pool = Pool(
             http,
             owns_http=owns_http,
@@ -217,7 +227,9 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
                 meter_provider,
                 server_address=url.host,
                 server_port=url.port,
-                scrub=lambda text: text.replace(secret, "***"),
+                scrub=lambda text: functools.reduce(
+                    lambda done, secret: done.replace(secret, "***"), secrets, text
+                ),
             ),
         )
         self._transport = Transport(settings, pool)
@@ -232,6 +244,8 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         Closing the copy only stops it; the pool is closed with the client that made it.
         """
         clone = copy.copy(self)
+        if settings.token.value not in self._secrets.value:
+            self._secrets.value.append(settings.token.value)
         clone._transport = Transport(settings, self._transport.pool)
         clone._owns_pool = False
         return clone
@@ -250,17 +264,30 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         strict_responses: bool | NotGiven = NOT_GIVEN,
+        token: str | NotGiven = NOT_GIVEN,
+        default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
     ) -> AsyncVoipano:
         """A client with other settings that shares this one's connection pool.
 
         The new client is closed when this one is; closing the new one only stops it.
 
+        Args:
+            token: Act for another Voipano account: the copy sends this token, and only
+                it, sharing the pool, the rate limit and the telemetry. Its ``spent``,
+                ``spend_limit`` and ``min_credit`` count that account's calls alone.
+            default_headers: Headers for every request of the copy, replacing the
+                client's ``default_headers`` (a tenant's id, say); not ``Authorization``.
+
         Examples:
             >>> patient = client.with_options(timeout=60, max_retries=5)
             >>> exact = client.with_options(strict_responses=True)
+            >>> tenant = client.with_options(token=account.token,
+            ...                              default_headers={"X-Tenant": account.id})
         """
         settings = self._transport.settings
         given = {
+            "token": token,
+            "default_headers": default_headers,
             "timeout": timeout,
             "download_timeout": download_timeout,
             "deadline": deadline,

@@ -10,7 +10,8 @@ annotations``): the package re-labels these classes ``voipano_async.X``, and rea
 need no module to be read in.
 """
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
@@ -56,8 +57,51 @@ def _own_first(cls: type, fields: "list[attrs.Attribute[Any]]") -> "list[attrs.A
     return [f for f in fields if f.name not in _SHARED] + shared
 
 
+# The converter's ``to_dict``, looked up once: _converter imports this module.
+_to_dict: Callable[[object], Any] | None = None
+
+
+def _load_to_dict() -> Callable[[object], Any]:
+    global _to_dict
+    from ._converter import to_dict
+
+    _to_dict = to_dict
+    return to_dict
+
+
+class _Serialisable:
+    """``to_dict`` and ``to_json``, the names openai's models use."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """This as JSON-ready data: only ``str``, ``int``, ``float``, ``bool``, ``None``,
+        lists and dicts, under the server's field names.
+
+        A model's ``extra`` keys are merged in after its own fields, as the server sent
+        them; a result's ``meta`` is left out (it is how the answer came, not what it said).
+        Nested models become dicts alike. Return it from a FastAPI route, or
+        ``json.dumps`` it.
+
+        Examples:
+            >>> services.to_dict()["items"][0]["package"]["name"]
+            'پلن پیوند'
+        """
+        data: dict[str, Any] = (_to_dict or _load_to_dict())(self)
+        return data
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """``to_dict()`` as a JSON string, Persian text as is (not ``\\u`` escaped).
+
+        Args:
+            indent: Spaces per level (default 2); ``None`` for one line, as JSON Lines
+                wants.
+        """
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+
 @attrs.frozen(kw_only=True)
-class Model:
+class Model(_Serialisable):
     """What every model has: ``extra``, the keys of its JSON object the SDK does not model."""
 
     extra: Mapping[str, Any] = _extra_field()
@@ -83,7 +127,7 @@ FREE = Billing(charged=0, unit_price=0)
 
 
 @attrs.frozen(kw_only=True)
-class ResponseMeta:
+class ResponseMeta(_Serialisable):
     """How a result came back: for support tickets, logs and metrics (``result.meta``).
 
     ``meta`` is no part of a result's value: it takes no part in equality, hashing or

@@ -10,6 +10,7 @@ cannot be opened anew: using it there fails before anything is sent, saying what
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 
@@ -45,7 +46,8 @@ class Pool:
     """The HTTP connection pool and what every client sharing it shares.
 
     ``AsyncVoipano.with_options`` makes clients that share one pool (and one concurrency
-    cap, spend guard and rate limit); the client that created the pool closes it.
+    cap, rate limit and telemetry); the client that created the pool closes it. Each
+    account (token) has its own spend guard: copies with the same token share it.
     """
 
     def __init__(
@@ -59,23 +61,38 @@ class Pool:
         telemetry: Telemetry,
         reopen: Callable[[], httpx2.AsyncClient] | None = None,
     ) -> None:
-        self.http = http
+        self.http: httpx2.AsyncClient = http
         # How to open the HTTP client anew on another loop or in a child (ours only).
         self._reopen = reopen
         self._home: tuple[object, int] | None = None  # (event loop, fork generation)
         self._left: list[httpx2.AsyncClient] = []  # pools left behind, never closed
         self.guard = guard
+        # Every account's guard, by a digest of its token (never the token itself).
+        self._guards: dict[str, SpendGuard] = {}
         self.telemetry = telemetry
         # One bucket for every task and every ``with_options`` copy; every attempt takes
         # a token, retries included.
         self.limiter = limiter
         self.owns_http = owns_http
-        self.closed = False
+        self.closed: bool = False
         self.max_concurrency = max_concurrency
         self._limiter: anyio.CapacityLimiter | None = None
         self._streaming_tasks: dict[int, int] = {}
         # Where answers drifted, (endpoint, place) once each: told once, not per call.
         self.drift_told: set[tuple[str, str]] = set()
+
+    def guard_for(self, token: str) -> SpendGuard:
+        """The spend guard of the account ``token`` names: the first client's is ``guard``;
+        another account's starts at nothing spent, with the same limits."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        found = self._guards.get(key)
+        if found is None:
+            if not self._guards:
+                found = self.guard
+            else:
+                found = SpendGuard(limit=self.guard.limit, min_credit=self.guard.min_credit)
+            self._guards[key] = found
+        return found
 
     def check_home(self) -> None:
         """Make sure the pool belongs to the running event loop and this process.

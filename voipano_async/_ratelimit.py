@@ -39,8 +39,8 @@ class RateLimiter:
             raise TypeError(f"rate_limit must be a number of requests per second, not {rate!r}")
         if not math.isfinite(rate) or rate <= 0:
             raise ValueError(f"rate_limit must be more than 0 requests per second, got {rate!r}")
-        self.rate = float(rate)
-        self.capacity = max(1.0, self.rate)
+        self.rate: float = float(rate)
+        self.capacity: float = max(1.0, self.rate)
         self._interval = 1 / self.rate
         self._span = self.capacity / self.rate  # how long an empty bucket takes to fill
         self._clock = clock

@@ -94,13 +94,15 @@ class Sender:
     def __init__(self, settings: Settings, pool: Pool) -> None:
         self.settings = settings
         self.pool = pool
-        self.redactor = Redactor(settings.token, settings.base_url)
+        self.redactor: Redactor = Redactor(settings.token, settings.base_url)
         self.closed = False
         base_url = settings.base_url
         self._origin = (base_url.scheme, base_url.host, base_url.port)
         self._authorization = Secret(f"Bearer {settings.token.value}")
         # Every API request carries these: the URL is the API host's, so the token with them.
-        headers = Secret({**_HEADERS, "Authorization": self._authorization.value})
+        headers = Secret(
+            {**_HEADERS, **settings.default_headers, "Authorization": self._authorization.value}
+        )
         self._builder = RequestBuilder(lambda: pool.http, str(base_url), headers)
 
     def check_open(self) -> None:
@@ -276,6 +278,7 @@ class Sender:
         """Set our headers; the token goes only to the configured API host."""
         url = request.url
         request.headers.update(_HEADERS)
+        request.headers.update(self.settings.default_headers)
         if (url.scheme, url.host, url.port) == self._origin:
             request.headers["Authorization"] = self._authorization.value
         else:

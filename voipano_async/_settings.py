@@ -11,6 +11,8 @@ has passed.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -75,6 +77,28 @@ def _download_timeout(value: float | httpx2.Timeout) -> httpx2.Timeout:
     return to_timeout(value, "download_timeout")
 
 
+def _default_headers(value: Any) -> Mapping[str, str]:
+    if value is None:
+        return _NO_HEADERS
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"default_headers must be a mapping of str to str, not {describe_type(value)}"
+        )
+    headers = dict(value)
+    for name, text in headers.items():
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise TypeError("default_headers must be a mapping of str to str")
+        if name.strip().lower() == "authorization":
+            raise ValueError(
+                "default_headers may not set Authorization: pass token= (a client sends "
+                "its token only to the API host)"
+            )
+    return MappingProxyType(headers)
+
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
 def _policy(instance: Any, attribute: Any, value: Any) -> None:
     if not isinstance(value, RetryPolicy):
         raise TypeError(f"retry must be a voipano_async.RetryPolicy, not {describe_type(value)}")
@@ -107,6 +131,10 @@ class Settings:
     strict_responses: bool = attrs.field(default=False, validator=_flag)
     # Validators run once every field is set: base_url's check sees this.
     allow_http: bool = attrs.field(default=False, validator=_flag)
+    # Sent with every request of this client (a tenant's id, say), under the caller's own.
+    default_headers: Mapping[str, str] = attrs.field(
+        default=_NO_HEADERS, converter=_default_headers
+    )
 
 
 def merge_retry(retry: object, max_retries: object, *, base: RetryPolicy) -> RetryPolicy:

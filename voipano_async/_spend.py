@@ -22,8 +22,8 @@ class SpendGuard:
     def __init__(self, *, limit: int | None, min_credit: int | None) -> None:
         self.limit = limit
         self.min_credit = min_credit
-        self.spent = 0
-        self.reserved = 0
+        self.spent: int = 0
+        self.reserved: int = 0
         self.remaining_credit: int | None = None
         self._prices = dict(_config.PUBLISHED_PRICES)
 

@@ -27,9 +27,11 @@ from ._exceptions import UnexpectedResponseError, VoipanoError
 from ._models import ResponseMeta
 from ._phone import mask_phone_numbers
 from ._pool import Pool
+from ._redact import Redactor
 from ._retry import Failure
 from ._sender import Call, Sender, close_response
 from ._settings import Settings
+from ._spend import SpendGuard
 from ._telemetry import NO_RECORD, CallRecord
 
 __all__ = ["Call", "StreamHandle", "Transport", "iter_chunks"]
@@ -58,8 +60,10 @@ class Transport:
     def __init__(self, settings: Settings, pool: Pool) -> None:
         self.settings = settings
         self.pool = pool
-        self.sender = Sender(settings, pool)
-        self.redactor = self.sender.redactor
+        self.sender: Sender = Sender(settings, pool)
+        self.redactor: Redactor = self.sender.redactor
+        # The spend guard of this client's account: copies with another token have theirs.
+        self.guard: SpendGuard = pool.guard_for(settings.token.value)
 
     @property
     def closed(self) -> bool:

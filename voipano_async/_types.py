@@ -102,7 +102,7 @@ class Secret(Generic[S]):
     __slots__ = ("value",)
 
     def __init__(self, value: S) -> None:
-        self.value = value
+        self.value: S = value
 
     def __repr__(self) -> str:
         return "Secret('***')"

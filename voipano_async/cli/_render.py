@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import attrs
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -49,7 +48,6 @@ __all__ = [
     "human_bytes",
     "inboxes",
     "otp_result",
-    "report_record",
     "saved",
     "services",
     "serving",
@@ -137,17 +135,6 @@ def saved(path: Path) -> None:
     stdout.print(str(path), markup=False)
 
 
-def report_record(report: CallReport) -> dict[str, Any]:
-    """A report as one flat JSON object: the modelled fields, then the rest (``extra``)."""
-    record = {
-        field.name: getattr(report, field.name)
-        for field in attrs.fields(CallReport)
-        if field.name != "extra"
-    }
-    record.update(report.extra)
-    return record
-
-
 class ReportRows:
     """Pages of reports as export text, called once per page in order: ``jsonl`` (one
     JSON object per line, every field kept) or ``csv`` (a header row, then a row each)."""
@@ -157,7 +144,7 @@ class ReportRows:
         self._columns: list[str] | None = None
 
     def __call__(self, reports: list[CallReport]) -> str:
-        records = [report_record(r) for r in reports]
+        records = [r.to_dict() for r in reports]
         if self.fmt == "jsonl":
             return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         buffer = io.StringIO()
