@@ -50,7 +50,8 @@ async def test_every_task_and_every_copy_share_one_budget() -> None:
         serve(answer) as (url, _),
         AsyncVoipano(TOKEN, base_url=f"{url}/api", rate_limit=rate) as client,
     ):
-        copy = client.with_options(retry=RetryPolicy(max_retries=0))
+        # Another account's copy (its own token) shares the client's limit too.
+        copy = client.with_options(retry=RetryPolicy(max_retries=0), token=f"{TOKEN}-b")
 
         async def worker(target: AsyncVoipano) -> None:
             for _ in range(6):

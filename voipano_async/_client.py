@@ -71,7 +71,8 @@ class ClientSettings:
 
     @property
     def spent(self) -> int:
-        """Credit spent on charged calls so far by this client and its copies.
+        """Credit this account spent on charged calls so far, through this client and
+        its copies with the same token (a copy with another token counts its own).
 
         Settled from each answer's ``charged``; a call that may have been placed without
         an answer (a timeout, a dropped connection, a 5xx) is counted at its price.
@@ -120,7 +121,8 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
             Anything else (a legacy ``httpx.AsyncClient``, a blocking ``httpx2.Client``)
             is refused with a ``TypeError``.
         spend_limit: The most this client (and its ``with_options`` copies) may spend on
-            charged calls, in credit units. A call whose price would pass it raises
+            charged calls, in credit units, per account: a copy with another ``token``
+            has a limit of its own. A call whose price would pass it raises
             ``SpendLimitExceededError`` and is not sent. Default: no limit.
         min_credit: Refuse charged calls once the account's last reported
             ``remaining_credit`` is below this. Default: no floor.

@@ -83,6 +83,9 @@ class Endpoints:
     """The endpoint handlers, over the state ``VoipanoSandbox`` keeps."""
 
     credit: int
+    accounts: dict[str, int]
+    token: str
+    _account: str
     prices: dict[str, int]
     reports: list[dict[str, Any]]
     services: list[dict[str, Any]]
@@ -96,7 +99,9 @@ class Endpoints:
 
     def _charge(self, path: str) -> dict[str, int]:
         price = self.prices[path]
-        if self.credit < price:
+        main = self._account == self.token
+        credit = self.credit if main else self.accounts[self._account]
+        if credit < price:
             raise Refusal(
                 402,
                 {
@@ -107,8 +112,12 @@ class Endpoints:
                     },
                 },
             )
-        self.credit -= price
-        return {"charged": price, "unit_price": price, "remaining_credit": self.credit}
+        credit -= price
+        if main:
+            self.credit = credit
+        else:
+            self.accounts[self._account] = credit
+        return {"charged": price, "unit_price": price, "remaining_credit": credit}
 
     @route("POST", "/call-otp")
     def _call_otp(self, *, payload: Any, **_: Any) -> dict[str, Any]:

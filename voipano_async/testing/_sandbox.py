@@ -58,7 +58,9 @@ class VoipanoSandbox(Endpoints):
             against it to see that it copes (see Testing with the sandbox).
 
     Attributes:
-        token: The accepted token.
+        token: The accepted token: the main account's, whose credit is ``credit``.
+        accounts: The other accounts it accepts, token to credit left (see
+            [`add_account`][voipano_async.testing.VoipanoSandbox.add_account]).
         dialect: How it answers: ``"published"`` or ``"php"``.
         credit: The credit left now.
         prices: The price of each charged path (``"/call-otp"``: 160, ...), the vendor's
@@ -101,6 +103,8 @@ class VoipanoSandbox(Endpoints):
         self.token: str = token
         self.dialect: str = dialect
         self.credit: int = credit
+        self.accounts: dict[str, int] = {}
+        self._account: str = token
         self.rate_limit: float | None = rate_limit
         self.requests: list[RecordedRequest] = []
         self.faults: Faults = Faults()
@@ -128,6 +132,26 @@ class VoipanoSandbox(Endpoints):
             f"VoipanoSandbox(credit={self.credit}, reports={len(self.reports)}, "
             f"requests={len(self.requests)}{dialect})"
         )
+
+    def add_account(self, token: str, *, credit: int = 10_000) -> None:
+        """Accept another account's token, with credit of its own.
+
+        A service acting for many accounts (one client, a copy per account through
+        ``with_options(token=...)``) can be tested against one sandbox: each charged call
+        is paid from the credit of the account whose token it carried, and
+        ``RecordedRequest.account`` says which that was. The rate limit is the sandbox's,
+        shared by every account.
+
+        Examples:
+            >>> sandbox.add_account("tenant-b", credit=500)
+            >>> async with sandbox.client() as client:
+            ...     await client.with_options(token="tenant-b").call_otp("09123456789")
+            >>> sandbox.accounts["tenant-b"], sandbox.credit
+            (340, 10000)
+        """
+        if token == self.token:
+            raise ValueError("that token is the sandbox's main account already")
+        self.accounts[token] = credit
 
     # -- ways in --------------------------------------------------------------------------
 
@@ -191,8 +215,15 @@ class VoipanoSandbox(Endpoints):
         if not outside:
             path = path[len(API_PREFIX) :]
         request_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        authorization = headers.get("authorization", "")
         record = RecordedRequest(
-            method=scope["method"], path=path, query=query, json=payload, request_id=request_id
+            method=scope["method"],
+            path=path,
+            query=query,
+            json=payload,
+            request_id=request_id,
+            headers={k: v for k, v in headers.items() if k != "authorization"},
+            account=authorization.removeprefix("Bearer ") if authorization else None,
         )
         self.requests.append(record)
         speaks_php = self.dialect == "php"
@@ -224,9 +255,12 @@ class VoipanoSandbox(Endpoints):
                 {"Retry-After": "1"},
             )
             return
-        if headers.get("authorization") != f"Bearer {self.token}":
+        if headers.get("authorization") != f"Bearer {record.account}" or not (
+            record.account == self.token or record.account in self.accounts
+        ):
             await exchange.json(401, {"ok": False, "message": "توکن نامعتبر است."})
             return
+        self._account = record.account
 
         fault = self.faults.next_for(record.path)
         if fault is not None:

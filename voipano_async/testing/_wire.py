@@ -66,6 +66,9 @@ class RecordedRequest:
         fault: The kind of fault injected, or ``None``.
         request_id: The id the sandbox gave the request, sent back in every answer's
             ``X-Request-Id`` header (a client's ``meta.request_id``).
+        headers: The request's headers, names in lower case, ``authorization`` left out.
+        account: The token the request carried (its ``Bearer``), to tell accounts apart;
+            ``None`` without one. Not in the repr.
     """
 
     method: str
@@ -76,6 +79,8 @@ class RecordedRequest:
     acted: bool = False
     fault: str | None = None
     request_id: str | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+    account: str | None = attrs.field(default=None, repr=False)
 
 
 class DroppedConnection(Exception):
