@@ -9,6 +9,7 @@ import pytest
 import respx
 
 from voipano_async import (
+    APIConnectionError,
     APIError,
     AsyncVoipano,
     AuthenticationError,
@@ -353,7 +354,29 @@ async def test_error_keeps_the_response(api: respx.MockRouter, client: AsyncVoip
     assert info.value.response is not None
     assert info.value.response.headers["X-Request-Id"] == "abc"
     assert info.value.response.json() == {"message": "nope"}
-    assert repr(info.value) == "NotFoundError(status_code=404, code=None, message='nope')"
+    assert repr(info.value) == (
+        "NotFoundError('nope (HTTP 404, GET /services)', status_code=404, request_id='abc')"
+    )
+
+
+async def test_repr_keeps_what_str_says(api: respx.MockRouter, client: AsyncVoipano) -> None:
+    """Guides log with %r: the request line and may_have_been_placed must survive it."""
+    api.post("/call-otp").respond(
+        500, json={"ok": False, "error": {"code": "upstream", "message": "خطا"}}
+    )
+    api.get("/services").mock(side_effect=httpx2.ConnectError("refused"))
+    with pytest.raises(ServerError) as placed:
+        await client.call_otp("09123456789")
+    with pytest.raises(APIConnectionError) as down:
+        await client.with_options(max_retries=0).services()
+
+    shown = repr(placed.value)
+    assert shown.startswith("ServerError('خطا (HTTP 500, code upstream, POST /call-otp).")
+    assert "check the call reports before repeating it" in shown
+    assert "status_code=500, code='upstream'" in shown
+    assert "may_have_been_placed=True" in shown
+    assert repr(down.value) == f"APIConnectionError({str(down.value)!r})"
+    assert "GET /services" in repr(down.value)
 
 
 async def test_gzip_garbage_is_an_unexpected_response() -> None:

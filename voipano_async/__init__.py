@@ -36,6 +36,7 @@ from ._models import (
     CallReportsPage,
     CallResult,
     Pagination,
+    RawResult,
     ResponseMeta,
     Service,
     ServiceList,
@@ -86,6 +87,7 @@ __all__ = [
     "Pagination",
     "PermissionDeniedError",
     "RateLimitError",
+    "RawResult",
     "ReadOptions",
     "RequestOptions",
     "ResponseMeta",
@@ -124,4 +126,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    # What tab completion and help() offer: the public names, the lazy ones included
+    # (listing them does not import them), not the helpers this module imports.
+    return sorted(__all__)

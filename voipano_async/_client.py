@@ -12,13 +12,15 @@ import logging
 import os
 import ssl
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import attrs
 import httpx2
 
-from . import _config
+from . import _config, _logs
 from ._calls import ChargedCalls
+from ._exceptions import VoipanoError
+from ._models import RawResult
 from ._pool import Pool
 from ._ratelimit import RateLimiter
 from ._reads import Reads
@@ -27,11 +29,34 @@ from ._settings import PoolOptions, Settings, merge_retry
 from ._spend import SpendGuard
 from ._telemetry import Telemetry
 from ._transport import Transport
-from ._types import NOT_GIVEN, NotGiven, Secret, is_loopback
+from ._types import NOT_GIVEN, NotGiven, ReadOptions, Secret, is_loopback
 
 logger = logging.getLogger("voipano_async")
+_logs.setup_from_env()
 
 __all__ = ["AsyncVoipano", "ClientSettings"]
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def _checked_request(method: str, path: str) -> tuple[str, str]:
+    """``request``'s method and path, refused before anything is sent when they could send
+    the request (and the token) anywhere but an API path on the configured host."""
+    if not isinstance(method, str) or method.upper() not in _METHODS:
+        raise ValueError(f"method must be one of {', '.join(sorted(_METHODS))}, not {method!r}")
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        raise ValueError(
+            f"path must be a path below the base URL, starting with one '/', such as "
+            f"'/balance', not {path!r}"
+        )
+    if any(c in path for c in "?#") or any(c.isspace() or ord(c) < 32 for c in path):
+        raise ValueError(
+            f"path {path!r} may not hold a query, a fragment or white space: pass params="
+        )
+    if any(segment in {".", ".."} for segment in path.split("/")):
+        raise ValueError(f"path {path!r} may not hold '.' or '..' segments")
+    return method.upper(), path
 
 
 class ClientSettings:
@@ -303,6 +328,84 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
                 base=settings.retry,
             )
         return self._copy(attrs.evolve(settings, **changes))
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+        charged: bool | None = None,
+        **options: Unpack[ReadOptions],
+    ) -> RawResult:
+        """Call an endpoint the SDK has no method for yet, as its methods call theirs.
+
+        The same token (to the API host only), retries, deadline, errors, tolerant reading
+        of ``billing``, spend guard, logging and telemetry as any method; the answer's
+        ``data`` comes back as the server sent it. Declare what the call costs: a charged
+        call (the default for every method but ``GET``) is never sent again once it may
+        have reached the server, its errors say ``may_have_been_placed``, and it counts
+        toward ``spent`` and ``spend_limit``.
+
+        Args:
+            method: ``"GET"``, ``"POST"``, ``"PUT"``, ``"PATCH"`` or ``"DELETE"``.
+            path: The path below the base URL, e.g. ``"/balance"``; ids in it quoted by
+                you. Not a URL: the request goes to the configured API host only.
+            params: The query parameters.
+            json: The JSON object to send as the body.
+            charged: Whether the call may cost money or act (ring a phone). Default:
+                ``False`` for ``GET``, ``True`` for any other method; pass
+                ``charged=False`` for a free ``POST`` to have it retried as reads are.
+            **options: ``request_timeout``, ``extra_headers``, ``extra_query``.
+
+        Returns:
+            The answer's ``data`` in [`RawResult.data`][voipano_async.RawResult], with
+            its ``billing``, its other top-level keys in ``extra``, and ``meta``.
+
+        Raises:
+            ValueError: Before anything is sent, for a method or path that cannot be
+                sent (a full URL, a query string in the path, ``..``).
+            APIError: The server refused (``ok: false``, or an HTTP error).
+            UnexpectedResponseError: The answer is not the API's JSON envelope.
+            APIConnectionError: The network failed; for a charged call, check
+                ``may_have_been_placed``.
+
+        Examples:
+            >>> balance = await client.request("GET", "/balance")
+            >>> balance.data
+            {'credit': 9840}
+            >>> status = await client.request("POST", "/call-status",
+            ...                               json={"request_id": otp.request_id},
+            ...                               charged=False)
+        """
+        method, path = _checked_request(method, path)
+        if charged is None:
+            charged = method != "GET"
+        transport = self._transport
+        call = transport.prepare(
+            method,
+            path,
+            params=params,
+            json=json,
+            charged=charged,
+            options=options,
+            operation="request",
+        )
+        if not charged:
+            return await transport.call(call, RawResult)
+        guard = transport.guard
+        price = guard.reserve(path)
+        try:
+            result = await transport.call(call, RawResult)
+        except VoipanoError as error:
+            guard.settle(path, price, None, placed=error.may_have_been_placed)
+            raise
+        except BaseException:
+            guard.settle(path, price, None, placed=call.in_doubt)
+            raise
+        guard.settle(path, price, result.billing, placed=True)
+        return result
 
     async def aclose(self) -> None:
         """Close the client and the connection pool it opened; closing twice is harmless."""

@@ -17,6 +17,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import httpx2
@@ -28,7 +29,17 @@ from ._exceptions import (
     UnexpectedResponseError,
     error_class_for,
 )
-from ._models import FREE, Billing, ChargedEnvelope, Envelope, ResponseMeta
+from ._models import (
+    EMPTY_EXTRA,
+    FREE,
+    NO_META,
+    Billing,
+    ChargedEnvelope,
+    Envelope,
+    RawEnvelope,
+    RawResult,
+    ResponseMeta,
+)
 from ._rules import ABSENT, shown
 
 __all__ = [
@@ -108,31 +119,7 @@ def decode_result(
     ``request_id``) and the notes of what drifted.
     """
     status = response.status_code
-    if content is None:
-        content = response.content
-    try:
-        body = _loads(content)
-    except ValueError:
-        preview = _text(content, redact, 80)
-        page = html_page(response.headers.get("content-type"), _text(content, redact))
-        raise UnexpectedResponseError(
-            "the server's answer is not JSON" + (f" ({page})" if page else ""),
-            status_code=status,
-            problems=[f"body starts with {preview!r}"] if content else ["empty body"],
-            body=_text(content, redact),
-            may_have_been_placed=charged,
-            unreadable=True,
-        ) from None
-    if type(body) is not dict:
-        raise UnexpectedResponseError(
-            "the server's answer is not a JSON object",
-            status_code=status,
-            body=body,
-            may_have_been_placed=charged,
-            unreadable=True,
-        )
-    if body.get("ok") is False:
-        raise api_error(response, body, redact=redact)
+    body = _answer_object(response, content, charged=charged, redact=redact)
     shape = _ENVELOPES.get((cl, charged and strict)) or _envelope_of(cl, charged and strict)
     read = CONVERTERS.hook(shape)  # a "result" without billing: TypeError, no misfit
     envelope: Envelope[T] | None = None
@@ -172,6 +159,101 @@ def decode_result(
     result: T = cl(**fields, billing=billing)  # type: ignore[call-arg]
     return result
 
+
+def _answer_object(
+    response: httpx2.Response, content: bytes | None, *, charged: bool, redact: str | None
+) -> dict[str, Any]:
+    """A 2xx answer's JSON object, or the error it is: not JSON, not an object, ``ok: false``."""
+    status = response.status_code
+    if content is None:
+        content = response.content
+    try:
+        body = _loads(content)
+    except ValueError:
+        preview = _text(content, redact, 80)
+        page = html_page(response.headers.get("content-type"), _text(content, redact))
+        raise UnexpectedResponseError(
+            "the server's answer is not JSON" + (f" ({page})" if page else ""),
+            status_code=status,
+            problems=[f"body starts with {preview!r}"] if content else ["empty body"],
+            body=_text(content, redact),
+            may_have_been_placed=charged,
+            unreadable=True,
+        ) from None
+    if type(body) is not dict:
+        raise UnexpectedResponseError(
+            "the server's answer is not a JSON object",
+            status_code=status,
+            body=body,
+            may_have_been_placed=charged,
+            unreadable=True,
+        )
+    if body.get("ok") is False:
+        raise api_error(response, body, redact=redact)
+    return body
+
+
+def decode_raw(
+    response: httpx2.Response,
+    *,
+    charged: bool,
+    strict: bool = False,
+    redact: str | None = None,
+    content: bytes | None = None,
+    meta_of: Callable[[Mapping[str, Any], tuple[str, ...]], ResponseMeta] | None = None,
+) -> RawResult:
+    """A 2xx answer as a ``RawResult``: its ``data`` as sent, its ``billing`` by the rules.
+
+    The same errors as ``decode_result`` for what is not an answer at all (not JSON, not
+    an object, ``ok: false``), and the same reading of ``ok`` and ``billing``: exact,
+    else tolerant (unless ``strict``), a negative charge refused. ``data`` is not read
+    against any shape: the caller knows what it asked for.
+    """
+    body = _answer_object(response, content, charged=charged, redact=redact)
+    said = {key: body[key] for key in ("ok", "billing") if key in body}
+    notes: tuple[str, ...] = ()
+    problems: list[str] = []
+    envelope: RawEnvelope | None = None
+    try:
+        envelope = CONVERTERS.hook(RawEnvelope)(said, RawEnvelope)
+    except Exception:
+        try:
+            if strict:
+                problems = CONVERTERS.explain(said, RawEnvelope)
+            else:
+                envelope, notes = CONVERTERS.read_tolerantly(said, RawEnvelope)
+        except ShapeError as exc:
+            problems = exc.problems
+    if envelope is not None:
+        problems = _negative_charges(envelope.billing)
+    if envelope is None or problems:
+        error = UnexpectedResponseError(
+            "the server's answer does not fit the envelope {ok, data, billing}",
+            status_code=response.status_code,
+            problems=problems,
+            body=body,
+            may_have_been_placed=charged,
+        )
+        error.request_id = request_id_of(response.headers, body, redact)
+        raise error
+    billing = envelope.billing
+    if billing is None and charged and not notes:
+        said_billing = shown(body.get("billing", ABSENT))
+        notes = (f"$.billing: {said_billing}, so the path's known price is counted as spent",)
+    data = body.get("data")
+    extra = {key: value for key, value in body.items() if key not in _RAW_KEYS}
+    meta = NO_META
+    if meta_of is not None:  # the answer's own request_id, if its data has one
+        meta = meta_of(data if type(data) is dict else {}, notes)
+    return RawResult(
+        data=data,
+        billing=billing if charged else billing or FREE,
+        extra=MappingProxyType(extra) if extra else EMPTY_EXTRA,
+        meta=meta,
+    )
+
+
+_RAW_KEYS = frozenset({"ok", "data", "billing"})
 
 # Where a placed call's answer may have what it cannot read emptied: its ``data``.
 _PLACED = (("data",),)

@@ -96,6 +96,22 @@ class VoipanoError(Exception):
     def _describe(self) -> str:
         return self.message
 
+    def __repr__(self) -> str:
+        """What ``str`` says (the request line, ``may_have_been_placed``'s warning), then
+        the attributes a log line needs: logged with ``%r``, nothing is lost."""
+        text = str(self)
+        shown = [repr(text), *(f"{name}={value!r}" for name, value in self._repr_fields())]
+        if self.may_have_been_placed:
+            shown.append("may_have_been_placed=True")
+        if self.request_line and self.request_line not in text:
+            shown.append(f"request_line={self.request_line!r}")
+        if self.request_id:
+            shown.append(f"request_id={self.request_id!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        return []
+
 
 class InvalidPhoneNumberError(VoipanoError, ValueError):
     """A phone number that is not an 11-digit Iranian number, raised before any request.
@@ -171,11 +187,11 @@ class APIError(VoipanoError):
             detail += f", {self.request_line}"
         return f"{' — '.join(parts)} ({detail})"
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(status_code={self.status_code}, code={self.code!r}, "
-            f"message={self.message!r})"
-        )
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        fields: list[tuple[str, object]] = [("status_code", self.status_code)]
+        if self.code:
+            fields.append(("code", self.code))
+        return fields
 
 
 class BadRequestError(APIError):

@@ -29,6 +29,8 @@ __all__ = [
     "Envelope",
     "Fields",
     "Pagination",
+    "RawEnvelope",
+    "RawResult",
     "ResponseMeta",
     "Service",
     "ServiceList",
@@ -419,6 +421,32 @@ class Fields(dict[str, Any], Generic[R]):
     Keyword arguments for ``R``, less what ``data`` does not hold: ``billing`` (the
     envelope's) and ``meta`` (the response's).
     """
+
+
+@attrs.frozen(kw_only=True, field_transformer=_own_first)
+class RawResult(Answer):
+    """The answer to [`AsyncVoipano.request`][voipano_async.AsyncVoipano.request]: its
+    ``data`` as the server sent it, for an endpoint the SDK has no method for.
+
+    Attributes:
+        data: The answer's ``data``, decoded from JSON and nothing more (``dict``,
+            ``list``, ``str``, ``int``, ``float``, ``bool``); ``None`` when it had none.
+        billing: What the request cost; ``None`` only when a charged request's answer did
+            not say (``spent`` then counts the price last seen for the path, if any).
+        extra: The answer's keys besides ``ok``, ``data`` and ``billing`` (a top-level
+            ``message``, say).
+        meta: How the answer came back ([`Answer.meta`][voipano_async.Answer]).
+    """
+
+    data: Any
+
+
+@attrs.frozen(kw_only=True)
+class RawEnvelope:
+    """What ``request`` reads of an answer by the rules: ``ok`` and ``billing``."""
+
+    ok: bool = True
+    billing: Billing | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -28,7 +28,9 @@ class SpendGuard:
         self._prices = dict(_config.PUBLISHED_PRICES)
 
     def reserve(self, path: str) -> int:
-        price = self._prices[path]
+        # A path with no known price (``client.request``) reserves nothing until an
+        # answer tells its ``unit_price``.
+        price = self._prices.get(path, 0)
         committed = self.spent + self.reserved
         if (
             self.min_credit is not None
@@ -42,7 +44,8 @@ class SpendGuard:
                 spent=committed,
                 limit=None,
             )
-        if self.limit is not None and committed + price > self.limit:
+        # An unknown price counts as at least 1: once the budget is spent, it is refused.
+        if self.limit is not None and committed + max(price, 1) > self.limit:
             raise SpendLimitExceededError(
                 f"refused {path}: its price ({price}) would take spending to "
                 f"{committed + price}, over spend_limit ({self.limit}); nothing was sent",

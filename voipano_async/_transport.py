@@ -15,16 +15,23 @@ import re
 import time
 from collections.abc import AsyncGenerator, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import httpx2
 
 from . import _config
 from ._body import read_body, with_body
-from ._envelope import api_error, decode_error_body, decode_result, html_page, request_id_of
+from ._envelope import (
+    api_error,
+    decode_error_body,
+    decode_raw,
+    decode_result,
+    html_page,
+    request_id_of,
+)
 from ._exceptions import UnexpectedResponseError, VoipanoError
-from ._models import ResponseMeta
+from ._models import RawResult, ResponseMeta
 from ._phone import mask_phone_numbers
 from ._pool import Pool
 from ._redact import Redactor
@@ -133,6 +140,18 @@ class Transport:
             started = time.perf_counter()
 
             def read(response: httpx2.Response, content: bytes | None) -> T:
+                if cl is RawResult:  # client.request(): data as sent
+                    raw = decode_raw(
+                        response,
+                        charged=call.charged,
+                        redact=self.redactor.secret,
+                        content=content,
+                        strict=self.settings.strict_responses,
+                        meta_of=lambda fields, drift: self._meta(
+                            response, call.attempts, started, fields.get("request_id"), drift
+                        ),
+                    )
+                    return cast(T, raw)
                 return decode_result(
                     response,
                     cl,

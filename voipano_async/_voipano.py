@@ -52,6 +52,7 @@ class Voipano(BlockingBase):
         self._start(AsyncVoipano(*args, **kwargs))
 
     with_options: Final = copying(AsyncVoipano.with_options)
+    request: Final = blocking(AsyncVoipano.request)
 
     # Made by scripts/blocking_client.py from AsyncVoipano's endpoints; do not edit.
     # ChargedCalls (voipano_async._calls).

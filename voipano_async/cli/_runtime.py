@@ -28,6 +28,7 @@ from voipano_async import (
     VoipanoError,
     normalize_phone_number,
 )
+from voipano_async._logs import ENV_HANDLER
 from voipano_async._taskgroup import FirstErrorGroup
 
 from ._render import stderr
@@ -136,11 +137,13 @@ class Settings:
 def log_requests(verbose: int) -> None:
     """-v logs each request on stderr, -vv retries too."""
     if verbose:
+        logger = logging.getLogger("voipano_async")
+        logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+        if any(handler.get_name() == ENV_HANDLER for handler in logger.handlers):
+            return  # VOIPANO_LOG already writes them on stderr
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger = logging.getLogger("voipano_async")
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
 
 
 class _DriftLines(logging.Handler):

@@ -31,3 +31,8 @@ for _name in __all__:
     if isinstance(_obj, type):
         _obj.__module__ = __name__
 del _name, _obj
+
+
+def __dir__() -> list[str]:
+    # The public names only, not the submodules importing them made attributes here.
+    return sorted(__all__)
