@@ -7,12 +7,12 @@ several commands share in ``_options``, the bulk jobs in ``_jobs``.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from voipano_async._config import DEFAULT_CONCURRENCY
 from voipano_async._config import SANDBOX_FAULTS as FAULT_NAMES
 
 from . import _render as render
@@ -204,7 +204,7 @@ def reports() -> None:
     help="A file (in a directory that exists), or - for standard output.",
 )
 @click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
-@concurrency_option(DEFAULT_CONCURRENCY, "Pages fetched at once.")
+@concurrency_option("Pages fetched at once.")
 @resumes_option
 @pass_settings
 def export(
@@ -221,7 +221,9 @@ def export(
     if path is not None:
         check_file(path, "-o", "--output")
     spec = Walk(
-        rows=render.ReportRows(fmt),
+        rows=render.ReportRows(
+            fmt, ascii_json=path is None and not runtime.speaks_unicode(sys.stdout)
+        ),
         export=path,
         has_recording=True if has_recording else None,
         per_page=per_page,
@@ -238,7 +240,7 @@ def recordings() -> None:
 
 @recordings.command("download")
 @dest_option("recordings", "The directory to save into (created if missing).")
-@concurrency_option(4, "Downloads (and page fetches) at once.")
+@concurrency_option("Downloads (and page fetches) at once.")
 @resumes_option
 @pass_settings
 def download_recordings(
@@ -254,7 +256,7 @@ def download_recordings(
 
 @cli.command()
 @dest_option("harvest", "The directory for reports.jsonl and recordings/ (created if missing).")
-@concurrency_option(8, "Downloads (and page fetches) at once.")
+@concurrency_option("Downloads (and page fetches) at once.")
 @click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
 @resumes_option
 @pass_settings

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from voipano_async._config import SANDBOX_DIALECTS
+from voipano_async._config import DEFAULT_CONCURRENCY, SANDBOX_DIALECTS
 
 __all__ = ["concurrency_option", "dest_option", "dialect_option", "resumes_option"]
 
@@ -26,9 +26,14 @@ def dest_option(default: str, text: str) -> Callable[[F], F]:
     )
 
 
-def concurrency_option(default: int, text: str) -> Callable[[F], F]:
+def concurrency_option(text: str) -> Callable[[F], F]:
+    """``--concurrency``: one default for every walk (the pager's own)."""
     return click.option(
-        "--concurrency", type=click.IntRange(min=1), default=default, show_default=True, help=text
+        "--concurrency",
+        type=click.IntRange(min=1),
+        default=DEFAULT_CONCURRENCY,
+        show_default=True,
+        help=text,
     )
 
 

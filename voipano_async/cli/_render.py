@@ -139,14 +139,16 @@ class ReportRows:
     """Pages of reports as export text, called once per page in order: ``jsonl`` (one
     JSON object per line, every field kept) or ``csv`` (a header row, then a row each)."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, *, ascii_json: bool = False) -> None:
         self.fmt = fmt
+        # JSON for a stream that cannot write Persian: \u escapes, the same JSON.
+        self._ascii = ascii_json
         self._columns: list[str] | None = None
 
     def __call__(self, reports: list[CallReport]) -> str:
         records = [r.to_dict() for r in reports]
         if self.fmt == "jsonl":
-            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            return "".join(json.dumps(r, ensure_ascii=self._ascii) + "\n" for r in records)
         buffer = io.StringIO()
         if self._columns is None and records:
             # The columns of the first report: CSV needs its header before any row. Keys

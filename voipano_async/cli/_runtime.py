@@ -8,6 +8,8 @@ reader of standard output went away.
 
 from __future__ import annotations
 
+import codecs
+import io
 import logging
 import math
 import re
@@ -346,8 +348,29 @@ def serve(
         fail(f"cannot serve on {host}:{port}: {exc}")
 
 
+def speaks_unicode(stream: object) -> bool:
+    """Whether ``stream`` can write any text: its encoding is one of Unicode's."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return False
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
+
+
+def _never_fail_on_encoding() -> None:
+    """Standard output and error in an encoding that cannot write Persian (a Windows
+    redirect, ``PYTHONIOENCODING=latin-1``) write what they cannot as ``\\u06a9``
+    escapes instead of failing the command halfway through its output."""
+    for stream in (sys.stdout, sys.stderr):
+        if not speaks_unicode(stream) and isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def invoke(command: click.Command, args: list[str] | None) -> NoReturn:
     """Run the command line: click's own handling, but Ctrl-C exits 130."""
+    _never_fail_on_encoding()
     try:
         command.main(args=args, prog_name="voipano", standalone_mode=False)
     except (KeyboardInterrupt, click.exceptions.Abort):
