@@ -35,7 +35,15 @@ def test_the_main_job_runs_on_a_fresh_machine(tmp_path: Path) -> None:
         ROOT,
         checkout,
         ignore=shutil.ignore_patterns(
-            ".git", ".nox", ".venv", "*.egg-info", "__pycache__", ".*_cache", "site", "harvest"
+            ".git",
+            ".nox",
+            ".venv",
+            "*.egg-info",
+            "__pycache__",
+            ".*_cache",
+            "site",
+            "dist",
+            "harvest",
         ),
     )
     env_dir = tmp_path / "venv"
