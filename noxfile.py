@@ -1,4 +1,4 @@
-"""Sessions: tests on Python 3.11-3.14 (asyncio and trio), lint, typecheck, docs, floors.
+"""Sessions: tests on Python 3.11-3.14 (asyncio and trio), lint, typecheck, docs, floors, build.
 
 Run everything with ``nox``. Interpreters are found on PATH; where pyenv is installed,
 every CPython it has is made visible (through ``PYENV_VERSION``) without naming versions
@@ -8,11 +8,14 @@ run on the one running nox, so ``nox`` also works on a machine with a single Pyt
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import tomllib
+import zipfile
 from pathlib import Path
 
 import nox
@@ -21,8 +24,11 @@ PYTHONS = ["3.11", "3.12", "3.13", "3.14"]
 # Everything the suite needs: the package with every extra, the test tools included
 # (pyproject.toml's `test` extra is their one list).
 SUITE = ".[cli,sandbox,otel,test]"
+DOCS_TOOLS = ["mkdocs", "mkdocs-material", "mkdocstrings[python]"]
+# Without it mkdocs-material prints a banner about MkDocs 2.0 on every build.
+MKDOCS_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 
-nox.options.sessions = ["tests", "floors", "quickstart", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "floors", "quickstart", "lint", "typecheck", "docs", "build"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
@@ -152,7 +158,127 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the site strictly, then read every built page: no raw markup, whole listings."""
-    session.install(SUITE, "mkdocs", "mkdocs-material", "mkdocstrings[python]")
-    # The site is built once (--strict) by the tests' fixture, then read page by page.
+    """Build the site strictly into site/ (open site/index.html), then check every built page."""
+    session.install(SUITE, *DOCS_TOOLS)
+    # "python -m" from the checkout, as the tests' fixture runs it: the griffe extensions
+    # import voipano_async, and both builds then read the same code.
+    session.run(
+        *("python", "-m", "mkdocs", "build", "--strict", "--site-dir", "site"), env=MKDOCS_ENV
+    )
+    session.log(f"The site: {Path('site', 'index.html').resolve()}")
+    # The tests' fixture builds the site once more (--strict, into a temporary folder; about
+    # two seconds) and reads it page by page.
     session.run("pytest", "-m", "built_docs", "tests/test_built_site.py", "tests/test_docs_fa.py")
+
+
+@nox.session
+def docs_serve(session: nox.Session) -> None:
+    """Serve the docs on 127.0.0.1:8000, rebuilt on each change (`-- -a HOST:PORT` to move it)."""
+    session.install("-e", ".", *DOCS_TOOLS)
+    session.run(
+        *("python", "-m", "mkdocs", "serve", "--dev-addr", "127.0.0.1:8000"),
+        # docs/ and mkdocs.yml are watched anyway; the docstrings the reference shows too.
+        *("--watch", "voipano_async"),
+        *session.posargs,  # a later --dev-addr/-a wins
+        env=MKDOCS_ENV,
+    )
+
+
+# What a user of the wheel relies on, as entry_points.txt spells it: (group, name) -> value.
+ENTRY_POINTS = {
+    ("console_scripts", "voipano"): "voipano_async.cli:main",
+    ("pytest11", "voipano"): "voipano_async.testing.pytest_plugin",
+}
+
+
+def wheel_problems(wheel: Path) -> list[str]:
+    """What is wrong with the contents of ``wheel``: one sentence a problem, none if right."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        found = [n for n in names if re.fullmatch(r"[^/]+\.dist-info/entry_points\.txt", n)]
+        info = found[0] if found else None
+        entry_points = archive.read(info).decode("utf-8") if info else ""
+    problems = [
+        f"{wheel.name}: {name} is missing"
+        for name in ("voipano_async/__init__.py", "voipano_async/py.typed")
+        if name not in names
+    ]
+    problems += [
+        f"{wheel.name}: {name} is neither the package nor its metadata"
+        for name in names
+        if not name.startswith("voipano_async/") and ".dist-info/" not in name
+    ]
+    problems += [f"{wheel.name}: {name} is compiled" for name in names if name.endswith(".pyc")]
+    if info is None:
+        return [*problems, f"{wheel.name}: there is no .dist-info/entry_points.txt"]
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.read_string(entry_points)
+    for (group, name), value in ENTRY_POINTS.items():
+        declared = parser.get(group, name, fallback=None)
+        if declared is None or declared.strip() != value:
+            problems.append(
+                f"{wheel.name}: entry_points.txt [{group}] has {name} = {declared!r}, "
+                f"not {value!r}"
+            )
+    return problems
+
+
+def sdist_problems(sdist: Path) -> list[str]:
+    """What is wrong with the contents of ``sdist``: one sentence a problem, none if right."""
+    with tarfile.open(sdist) as archive:
+        # Every member sits in one folder, voipano_async-<version>/.
+        names = {name.partition("/")[2] for name in archive.getnames()}
+    wanted = [
+        "PKG-INFO",
+        "pyproject.toml",
+        "README.md",
+        "voipano_async/__init__.py",
+        "voipano_async/py.typed",
+        "tests/conftest.py",
+    ]
+    problems = [f"{sdist.name}: {name} is missing" for name in wanted if name not in names]
+    problems += [f"{sdist.name}: {name} is compiled" for name in names if name.endswith(".pyc")]
+    return problems
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Wheel and sdist into dist/, twine check, their contents, the wheel in a fresh venv."""
+    session.install("build", "twine")
+    dist = Path("dist")
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    wheels, sdists = sorted(dist.glob("*.whl")), sorted(dist.glob("*.tar.gz"))
+    if len(wheels) != 1 or len(sdists) != 1:
+        held = sorted(path.name for path in dist.iterdir())
+        session.error(f"dist/ holds {held}: one wheel and one sdist were wanted")
+    wheel, sdist = wheels[0], sdists[0]
+    session.run("twine", "check", "--strict", str(wheel), str(sdist))
+    problems = wheel_problems(wheel) + sdist_problems(sdist)
+    if problems:
+        session.error("\n".join(["the built files are not what users need:", *problems]))
+    session.log(f"contents checked: {wheel.name}, {sdist.name}")
+
+    # As a user installs it: the wheel alone, with its cli extra, in a new virtualenv.
+    fresh = Path(session.create_tmp()).resolve() / "fresh-venv"
+    session.run("python", "-m", "venv", "--clear", str(fresh))
+    bin_dir = fresh / ("Scripts" if os.name == "nt" else "bin")
+    python = str(bin_dir / "python")
+    pip = [python, "-m", "pip", "--disable-pip-version-check"]
+    session.run(*pip, "install", "--quiet", f"{wheel.resolve()}[cli]", external=True)
+    # -I: not the checkout's voipano_async, which the current folder would otherwise give.
+    imported = session.run(
+        *(python, "-I", "-c"),
+        "import voipano_async; print(voipano_async.__version__, voipano_async.__file__)",
+        external=True,
+        silent=True,
+    )
+    version, _, where = str(imported).strip().partition(" ")
+    session.log(f"import voipano_async: {version} from {where}")
+    wheel_version = wheel.name.split("-")[1]
+    if version != wheel_version or not Path(where).resolve().is_relative_to(fresh):
+        session.error(f"the fresh virtualenv imported {version} from {where}, not {wheel.name}")
+    shown = session.run(str(bin_dir / "voipano"), "--version", external=True, silent=True)
+    session.log(f"voipano --version: {str(shown).strip()}")
+    if wheel_version not in str(shown):
+        session.error(f"voipano --version printed {str(shown).strip()!r}, not {wheel_version}")

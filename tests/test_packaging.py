@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import ast
+import configparser
 import inspect
 import re
+import subprocess
+import sys
+import tomllib
 import typing
+import zipfile
 from pathlib import Path
 
 import attrs
@@ -99,3 +104,83 @@ def test_the_testing_page_lists_every_route_the_sandbox_answers() -> None:
     listed = set(re.findall(r"^\| `(GET|POST) (/[^`]+)` \|", page, flags=re.M))
     routes = {(method, path.replace("/*", "/{id}")) for method, path in _endpoints.ROUTES}
     assert listed == routes, "the sandbox's endpoint table in docs/testing.md"
+
+
+def nox_sessions() -> tuple[set[str], list[str]]:
+    """The noxfile's session names and its default sessions, read without nox installed."""
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    names: set[str] = set()
+    defaults: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                call = decorator if isinstance(decorator, ast.Call) else None
+                target = call.func if call else decorator
+                if ast.unparse(target) == "nox.session":
+                    given = [k.value for k in (call.keywords if call else []) if k.arg == "name"]
+                    names.add(ast.literal_eval(given[0]) if given else node.name)
+        elif isinstance(node, ast.Assign):
+            targets = [ast.unparse(target) for target in node.targets]
+            if targets == ["nox.options.sessions"]:
+                defaults = ast.literal_eval(node.value)
+    return names, defaults
+
+
+def test_nox_offers_every_session_the_readme_names() -> None:
+    names, _ = nox_sessions()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`nox -s ([^`\s]+)", readme))
+    assert {"build", "docs", "docs_serve", "tests-3.12"} <= named, "the README's Development"
+    for name in named:
+        # tests-3.12 is the session tests on one Python.
+        assert re.sub(r"-3\.\d+$", "", name) in names, f"README runs nox -s {name}"
+
+
+def test_plain_nox_builds_the_package_and_does_not_serve_the_docs() -> None:
+    names, defaults = nox_sessions()
+    assert {"build", "docs", "docs_serve"} <= names
+    assert set(defaults) <= names, "nox.options.sessions names a session that is not there"
+    assert "build" in defaults, "CI runs plain nox: the wheel and sdist are checked there"
+    assert "docs_serve" not in defaults, "serving never ends: plain nox must not start it"
+
+
+def test_docs_serve_serves_where_the_readme_says() -> None:
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    serve = noxfile.split("def docs_serve(", 1)[1].split("\ndef ", 1)[0]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "http://127.0.0.1:8000" in readme
+    assert '"--dev-addr", "127.0.0.1:8000"' in serve
+    assert '"--watch", "voipano_async"' in serve, "the docstrings the reference shows"
+    assert "*session.posargs" in serve, "nox -s docs_serve -- -a 127.0.0.1:8001"
+
+
+def test_what_the_sessions_write_is_ignored_by_git() -> None:
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert {"site/", "dist/", ".nox/"} <= set(ignored)
+
+
+def test_the_wheel_carries_the_types_the_command_and_the_pytest_plugin(tmp_path: Path) -> None:
+    """The wheel as built from this checkout (the build nox session checks the same and more)."""
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    built = subprocess.run(
+        [*pip, "wheel", "--no-deps", "--wheel-dir", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = tmp_path.glob("voipano_async-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (info,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        entry_points = configparser.ConfigParser(delimiters=("=",))
+        entry_points.read_string(archive.read(info).decode("utf-8"))
+    assert "voipano_async/py.typed" in names, "type checkers see the package as typed"
+    assert all(n.startswith("voipano_async/") or ".dist-info/" in n for n in names), names
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    plugin = project["entry-points"]["pytest11"]
+    assert project["scripts"] == {"voipano": "voipano_async.cli:main"}
+    assert plugin == {"voipano": "voipano_async.testing.pytest_plugin"}
+    assert dict(entry_points["console_scripts"]) == project["scripts"], "the voipano command"
+    assert dict(entry_points["pytest11"]) == plugin, "the pytest plugin"

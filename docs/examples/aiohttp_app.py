@@ -1,22 +1,24 @@
 """Click-to-call from an aiohttp app through one shared AsyncVoipano client.
 
-The client is created when the app starts and closed when it stops, in a
-``cleanup_ctx``. ``POST /call`` takes ``{"phone": "0912 345 6789"}``: the service rings
-our sales line first, then connects it to the customer, and the app answers ``202``.
-The ``voipano_errors`` middleware turns the SDK's errors into HTTP answers.
+The client is created when the app starts and closed when it stops, in a `cleanup_ctx`.
+`POST /call` takes `{"phone": "0912 345 6789"}`: the service rings our sales line
+first, then connects it to the customer, and the app answers 202. The `voipano_errors`
+middleware turns the SDK's errors into HTTP answers.
 
 Run it against the local sandbox (no account needed), from this directory:
 
-    pip install "voipano-async[cli]" aiohttp
+    pip install "voipano-async[cli,sandbox]" aiohttp
+    # (not on PyPI yet: from the repository's root,
+    #  python -m pip install ".[cli,sandbox]" aiohttp)
     voipano sandbox                                  # in another terminal
     export VOIPANO_TOKEN=sandbox-token
     export VOIPANO_BASE_URL=http://127.0.0.1:8765/api/v1/webservice
-    python aiohttp_app.py
+    python aiohttp_app.py          # or: python -m aiohttp.web aiohttp_app:create_app
     curl -i localhost:8080/call -H 'content-type: application/json' \
         -d '{"phone": "0912 345 6789"}'
 
-Against the real service, set only ``VOIPANO_TOKEN`` (and ``SALES_LINE``, the number
-rung first).
+Against the real service, set only `VOIPANO_TOKEN` (and `SALES_LINE`, the number rung
+first).
 """
 
 from __future__ import annotations
@@ -48,19 +50,28 @@ RING_SECONDS = 30
 VOIPANO = web.AppKey("voipano", AsyncVoipano)
 
 
-def create_app(make_client: Callable[[], AsyncVoipano] | None = None) -> web.Application:
+def make_voipano() -> AsyncVoipano:
+    """The app's one client, configured here. Tests pass another `make_client`."""
+    # VOIPANO_TOKEN (and VOIPANO_BASE_URL, if set) come from the environment.
+    return AsyncVoipano(max_concurrency=20)
+
+
+def create_app(
+    argv: list[str] | None = None,
+    *,
+    make_client: Callable[[], AsyncVoipano] = make_voipano,
+) -> web.Application:
     """The application.
 
     Args:
-        make_client: Builds the app's client at start-up. By default an ``AsyncVoipano``
-            configured from ``VOIPANO_TOKEN`` and ``VOIPANO_BASE_URL``; tests pass
-            ``sandbox.client``.
+        argv: The command line's arguments that `python -m aiohttp.web` did not read
+            itself, which it passes to the factory; this app takes none.
+        make_client: Builds the app's client at start-up; tests pass `sandbox.client`.
     """
 
     async def voipano_client(app: web.Application) -> AsyncIterator[None]:
         # Runs at start-up, up to the yield, and at cleanup, after it.
-        client = make_client() if make_client else AsyncVoipano(max_concurrency=20)
-        async with client:
+        async with make_client() as client:
             app[VOIPANO] = client
             yield
 
@@ -78,9 +89,12 @@ async def click_to_call(request: web.Request) -> web.Response:
         body = None
     phone = body.get("phone") if isinstance(body, dict) else None
     if not isinstance(phone, str):
-        return web.json_response({"detail": 'expected JSON {"phone": "..."}'}, status=400)
-    call = await request.app[VOIPANO].click_to_call(SALES_LINE, phone, timeout=RING_SECONDS)
-    return web.json_response({"request_id": call.request_id, "status": call.status}, status=202)
+        refusal = {"detail": 'expected JSON {"phone": "..."}'}
+        return web.json_response(refusal, status=400)
+    voipano = request.app[VOIPANO]
+    call = await voipano.click_to_call(SALES_LINE, phone, timeout=RING_SECONDS)
+    answer = {"request_id": call.request_id, "status": call.status}
+    return web.json_response(answer, status=202)
 
 
 @web.middleware
@@ -95,8 +109,8 @@ async def voipano_errors(request: web.Request, handler: Handler) -> web.StreamRe
 def error_response(exc: VoipanoError) -> web.Response:
     """The HTTP answer for an SDK error.
 
-    Every body carries ``may_have_been_placed``: when it is true the phones may be ringing
-    already, and the front end must not offer to call again straight away.
+    Every body carries `may_have_been_placed`: when it is true the phones may be
+    ringing already, and the front end must not offer to call again straight away.
     """
     headers: dict[str, str] = {}
     if isinstance(exc, InvalidPhoneNumberError):
@@ -116,7 +130,8 @@ def error_response(exc: VoipanoError) -> web.Response:
     elif isinstance(exc, (APIConnectionError, ServerError)):
         status, detail = 502, "the call service failed"
     else:
-        # A bad token, a refused request, an unreadable answer: ours to fix, not the user's.
+        # A bad token, a refused request, an unreadable answer: ours to fix, not the
+        # user's.
         logger.error("Voipano request failed: %r", exc)
         status, detail = 502, "the call service failed"
     if exc.may_have_been_placed:

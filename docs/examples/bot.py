@@ -1,19 +1,21 @@
-"""A chat bot's ``/login <phone>`` command: a voice OTP, at most one per user a minute.
+"""A chat bot's `/login <phone>` command: a voice OTP, at most one per user a minute.
 
-``handle_login(message, client, limiter)`` is a plain async function: it needs a message
-with ``.text``, ``.from_user.id`` and ``await .answer(text)`` (what aiogram gives a
-handler), the bot's one ``AsyncVoipano`` client and an ``OtpLimiter``. No bot framework
-is imported at module level, so tests call the handler directly with a fake message.
+`handle_login(message, client, limiter)` is a plain async function: it needs a message
+with `.text`, `.from_user.id` and `await .answer(text)` (what aiogram gives a handler),
+the bot's one `AsyncVoipano` client and an `OtpLimiter`. No bot framework is imported
+at module level, so tests call the handler directly with a fake message.
 
 Run it with aiogram 3 against the local sandbox (no Voipano account needed):
 
-    pip install "voipano-async[cli]" aiogram
+    pip install "voipano-async[cli,sandbox]" aiogram
+    # (not on PyPI yet: from the repository's root,
+    #  python -m pip install ".[cli,sandbox]" aiogram)
     voipano sandbox                                  # in another terminal
     export VOIPANO_TOKEN=sandbox-token
     export VOIPANO_BASE_URL=http://127.0.0.1:8765/api/v1/webservice
     BOT_TOKEN=123456:ABC... python bot.py
 
-then send ``/login 0912 345 6789`` to the bot in Telegram.
+then send `/login 0912 345 6789` to the bot in Telegram.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class User(Protocol):
 
 
 class Message(Protocol):
-    """The parts of a chat message the handler uses (aiogram's ``Message`` has them)."""
+    """The parts of a chat message the handler uses (aiogram's `Message` has them)."""
 
     @property
     def text(self) -> str | None: ...
@@ -50,7 +52,7 @@ class Message(Protocol):
 
 
 class OtpLimiter:
-    """Allows each user one code per ``period`` seconds, in memory (one bot process).
+    """Allows each user one code per `period` seconds, in memory (one bot process).
 
     Args:
         period: Seconds between two codes for the same user.
@@ -65,7 +67,7 @@ class OtpLimiter:
         self._last: dict[Hashable, float] = {}
 
     def acquire(self, user: Hashable) -> float:
-        """Take ``user``'s slot: return 0 if granted, else the seconds left to wait."""
+        """Take `user`'s slot: return 0 if granted, else the seconds left to wait."""
         # No await in here, so two messages from one user cannot both pass the check.
         now = self._clock()
         last = self._last.get(user)
@@ -85,8 +87,12 @@ class OtpLimiter:
 USAGE = "Send /login and your phone number, for example: /login 0912 345 6789"
 
 
-async def handle_login(message: Message, client: AsyncVoipano, limiter: OtpLimiter) -> None:
-    """``/login <phone>``: call the user's phone and read out a login code."""
+async def handle_login(
+    message: Message,
+    client: AsyncVoipano,
+    limiter: OtpLimiter,
+) -> None:
+    """`/login <phone>`: call the user's phone and read out a login code."""
     # "/login 0912 345 6789", or "/login@OurBot ..." in a group chat.
     parts = (message.text or "").split(maxsplit=1)
     phone = parts[1] if len(parts) == 2 else ""
@@ -96,16 +102,19 @@ async def handle_login(message: Message, client: AsyncVoipano, limiter: OtpLimit
     user = message.from_user.id
     wait = limiter.acquire(user)
     if wait:
-        await message.answer(f"A code is on its way. You can ask again in {math.ceil(wait)} s.")
+        seconds = math.ceil(wait)
+        await message.answer(f"A code is on its way. You can ask again in {seconds} s.")
         return
     try:
-        otp = await client.call_otp(phone, purpose="login", client_ref=f"bot-user-{user}")
+        ref = f"bot-user-{user}"  # our own reference, echoed in the call reports
+        otp = await client.call_otp(phone, purpose="login", client_ref=ref)
     except VoipanoError as exc:
         if not exc.may_have_been_placed:
             limiter.release(user)  # nothing went out: let the user try again at once
         await message.answer(_reply_to(exc))
         return
-    await message.answer(f"Calling {otp.phone_number} now: answer to hear your login code.")
+    masked = otp.phone_number  # as the service masks it, e.g. "09123***789"
+    await message.answer(f"Calling {masked} now: answer to hear your login code.")
 
 
 def _reply_to(exc: VoipanoError) -> str:
@@ -113,7 +122,7 @@ def _reply_to(exc: VoipanoError) -> str:
         return f"That is not an Iranian phone number. {USAGE}"
     if exc.may_have_been_placed:
         # Unknown outcome: the phone may be ringing. Never call twice on our own.
-        return "Your phone may be ringing already. If no call comes, ask again in a minute."
+        return "Your phone may be ringing already. No call? Ask again in a minute."
     if isinstance(exc, InsufficientCreditError):
         return "Login codes are unavailable right now. Please try again later."
     if isinstance(exc, RateLimitError):
@@ -122,7 +131,7 @@ def _reply_to(exc: VoipanoError) -> str:
 
 
 async def main() -> None:
-    """Run the bot with aiogram 3, polling Telegram (``BOT_TOKEN`` from the environment)."""
+    """Run the bot with aiogram 3: poll Telegram with the environment's `BOT_TOKEN`."""
     import os
 
     from aiogram import Bot, Dispatcher

@@ -1,13 +1,16 @@
 """Send login codes from a FastAPI app through one shared AsyncVoipano client.
 
-The app's lifespan creates one client at start-up with ``make_voipano()``, keeps it on
-``app.state`` and closes it at shutdown. The ``get_voipano`` dependency gives it to each
-request. ``POST /otp`` takes ``{"phone": "0912 345 6789"}``, places a voice OTP call and
-answers ``202``. ``voipano_error_handler`` turns the SDK's errors into HTTP answers.
+The app's lifespan creates one client at start-up with `make_voipano()`, keeps it on
+`app.state` and closes it at shutdown. The `get_voipano` dependency gives it to each
+request. `POST /otp` takes `{"phone": "0912 345 6789"}`, places a voice OTP call and
+answers 202. `GET /services` answers with the account's services, the SDK's result as
+JSON. `voipano_error_handler` turns the SDK's errors into HTTP answers.
 
 Run it against the local sandbox (no account needed), from this directory:
 
-    pip install "voipano-async[cli]" fastapi uvicorn
+    pip install "voipano-async[cli,sandbox]" fastapi uvicorn
+    # (not on PyPI yet: from the repository's root,
+    #  python -m pip install ".[cli,sandbox]" fastapi uvicorn)
     voipano sandbox                                  # in another terminal
     export VOIPANO_TOKEN=sandbox-token
     export VOIPANO_BASE_URL=http://127.0.0.1:8765/api/v1/webservice
@@ -15,7 +18,7 @@ Run it against the local sandbox (no account needed), from this directory:
     curl -i localhost:8000/otp -H 'content-type: application/json' \
         -d '{"phone": "0912 345 6789"}'
 
-Against the real service, set only ``VOIPANO_TOKEN``.
+Against the real service, set only `VOIPANO_TOKEN`.
 """
 
 from __future__ import annotations
@@ -61,7 +64,10 @@ app = FastAPI(title="Login codes", lifespan=lifespan)
 
 
 async def get_voipano(request: Request) -> AsyncVoipano:
-    """The app's one client. (``async def``: a plain ``def`` would run in a worker thread.)"""
+    """The app's one client.
+
+    An `async def`: FastAPI would run a plain `def` dependency in a worker thread.
+    """
     client: AsyncVoipano = request.app.state.voipano
     return client
 
@@ -74,8 +80,10 @@ class OtpRequest(BaseModel):
 
 
 class OtpSent(BaseModel):
-    request_id: str
-    phone: str  # masked by the service, e.g. "09123***789"
+    """What the user is told: not the whole result, whose `billing` is our credit."""
+
+    request_id: str | None
+    phone: str | None  # masked by the service, e.g. "09123***789"
 
 
 @app.post("/otp", status_code=202)
@@ -83,6 +91,14 @@ async def send_otp(body: OtpRequest, voipano: VoipanoDep) -> OtpSent:
     """Call the user's phone and read out a login code."""
     otp = await voipano.call_otp(body.phone, purpose="login")
     return OtpSent(request_id=otp.request_id, phone=otp.phone_number)
+
+
+@app.get("/services")
+async def list_services(voipano: VoipanoDep) -> dict[str, Any]:
+    """The account's services, for an operators' page (keep it behind your own auth)."""
+    services = await voipano.services()
+    # FastAPI cannot serialise an attrs result: to_dict() gives plain JSON types.
+    return services.to_dict()
 
 
 @app.exception_handler(VoipanoError)
@@ -94,7 +110,7 @@ async def voipano_error_handler(request: Request, exc: VoipanoError) -> JSONResp
 def error_response(exc: VoipanoError) -> JSONResponse:
     """The HTTP answer for an SDK error.
 
-    Every body carries ``may_have_been_placed``, so that the front end can tell the user
+    Every body carries `may_have_been_placed`, so that the front end can tell the user
     to wait for the call instead of asking for another code.
     """
     headers: dict[str, str] = {}
@@ -115,11 +131,12 @@ def error_response(exc: VoipanoError) -> JSONResponse:
     elif isinstance(exc, (APIConnectionError, ServerError)):
         status, detail = 502, "the call service failed"
     else:
-        # A bad token, a refused request, an unreadable answer: ours to fix, not the user's.
+        # A bad token, a refused request, an unreadable answer: ours to fix, not the
+        # user's.
         logger.error("Voipano request failed: %r", exc)
         status, detail = 502, "the call service failed"
     if exc.may_have_been_placed:
         # Never place it again on our own: the phone may be ringing already.
         detail += "; the call may have been placed, so wait for it before asking again"
-    content: dict[str, Any] = {"detail": detail, "may_have_been_placed": exc.may_have_been_placed}
+    content = {"detail": detail, "may_have_been_placed": exc.may_have_been_placed}
     return JSONResponse(content, status_code=status, headers=headers)

@@ -1,20 +1,22 @@
-"""Harvest every call report that has a recording: a JSON Lines export and the WAV files.
+"""Harvest every call report that has a recording: a JSON Lines export and the WAVs.
 
     python harvest.py --dest harvest --concurrency 8
 
-writes ``harvest/reports.jsonl`` (one report per line, as the API sends it) and
-``harvest/recordings/recording-<call_details_record_id>.wav``. Report pages are fetched
-``--concurrency`` at a time, and as many downloads run while the walk goes on.
+writes `harvest/reports.jsonl` (one report per line, as the API sends it) and
+`harvest/recordings/recording-<call_details_record_id>.wav`. Report pages are fetched
+`--concurrency` at a time, and as many downloads run while the walk goes on.
 
 It is safe to interrupt and to run again: recordings already on disk are skipped (the
 SDK saves each one atomically, so a file under its final name is complete), and
-``reports.jsonl`` is replaced only once the whole walk has been written. A run with
+`reports.jsonl` is replaced only once the whole walk has been written. A run with
 failed downloads exits with status 1; run it again to fetch what is missing.
 
-The token comes from ``VOIPANO_TOKEN`` and the API base from ``VOIPANO_BASE_URL``. To try
+The token comes from `VOIPANO_TOKEN` and the API base from `VOIPANO_BASE_URL`. To try
 it against the local sandbox (no account needed):
 
-    pip install "voipano-async[cli]"
+    pip install "voipano-async[cli,sandbox]"
+    # (not on PyPI yet: from the repository's root,
+    #  python -m pip install ".[cli,sandbox]")
     voipano sandbox                                  # in another terminal
     export VOIPANO_TOKEN=sandbox-token
     export VOIPANO_BASE_URL=http://127.0.0.1:8765/api/v1/webservice
@@ -26,7 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import os
 import re
 import sys
@@ -36,7 +37,6 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import attrs
 from anyio.abc import ObjectReceiveStream
 
 from voipano_async import AsyncVoipano, CallReport, VoipanoError
@@ -56,13 +56,6 @@ class Summary:
     failed: list[str] = dataclasses.field(default_factory=list)
 
 
-def report_record(report: CallReport) -> dict[str, Any]:
-    """The report as the API sent it: the fields the SDK models, then the rest."""
-    record = attrs.asdict(report, recurse=False)
-    extra = record.pop("extra")
-    return {**record, **extra}
-
-
 def recording_path(directory: Path, report: CallReport) -> Path:
     """One fixed file name per report, so that a rerun finds what it already has."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", report.call_details_record_id)
@@ -70,33 +63,39 @@ def recording_path(directory: Path, report: CallReport) -> Path:
 
 
 async def harvest(client: AsyncVoipano, dest: Path, *, concurrency: int = 4) -> Summary:
-    """Export the reports that have a recording and download their recordings into ``dest``.
+    """Export the reports that have a recording, and download their recordings.
 
     Raises:
-        VoipanoError: The walk over the reports failed; ``reports.jsonl`` is left as it
-            was. A failed download does not raise: it is listed in ``Summary.failed``.
+        VoipanoError: The walk over the reports failed; `reports.jsonl` is left as it
+            was. A failed download does not raise: it is listed in `Summary.failed`.
     """
     recordings = dest / RECORDINGS_DIR
     await anyio.Path(recordings).mkdir(parents=True, exist_ok=True)
     await anyio.to_thread.run_sync(_remove_partials, recordings)
     export = dest / EXPORT_NAME
     partial = export.with_name(f".{EXPORT_NAME}.part")
-    out = await anyio.to_thread.run_sync(functools.partial(partial.open, "w", encoding="utf-8"))
+    open_partial = functools.partial(partial.open, "w", encoding="utf-8")
+    out = await anyio.to_thread.run_sync(open_partial)
     summary = Summary()
-    send, receive = anyio.create_memory_object_stream[CallReport](max_buffer_size=concurrency)
+    # A buffer of `concurrency` reports: when the downloads fall behind, the walk waits.
+    send, receive = anyio.create_memory_object_stream[CallReport](concurrency)
     walk_error: Exception | None = None
     try:
         async with anyio.create_task_group() as tg:
             for _ in range(concurrency):
-                tg.start_soon(_download_worker, client, receive.clone(), recordings, summary)
+                tg.start_soon(_downloader, client, receive.clone(), recordings, summary)
             receive.close()
             try:
                 async with send:
                     lines: list[str] = []
-                    reports = client.call_reports(has_recording=True, concurrency=concurrency)
+                    reports = client.call_reports(
+                        has_recording=True,
+                        concurrency=concurrency,
+                    )
                     async for report in reports:
                         summary.reports += 1
-                        lines.append(json.dumps(report_record(report), ensure_ascii=False))
+                        # The fields the SDK models, then those it keeps in `extra`.
+                        lines.append(report.to_json(indent=None))
                         if len(lines) == LINES_PER_WRITE:
                             await anyio.to_thread.run_sync(_write_lines, out, lines)
                             lines = []
@@ -119,7 +118,7 @@ async def harvest(client: AsyncVoipano, dest: Path, *, concurrency: int = 4) -> 
     return summary
 
 
-async def _download_worker(
+async def _downloader(
     client: AsyncVoipano,
     reports: ObjectReceiveStream[CallReport],
     directory: Path,
@@ -144,7 +143,7 @@ def _write_lines(out: Any, lines: list[str]) -> None:
 
 
 def _remove_partials(directory: Path) -> None:
-    # Hidden temporary files of downloads cut short by a killed run (kill -9, power loss).
+    # Hidden temporary files left by downloads of a killed run (kill -9, power loss).
     for stale in directory.glob(".recording-*.part"):
         stale.unlink(missing_ok=True)
 
@@ -158,7 +157,7 @@ def _positive_int(text: str) -> int:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Export the Voipano call reports that have a recording, with the WAVs."
+        description="Export Voipano call reports with a recording, and the recordings."
     )
     parser.add_argument(
         "--dest",
@@ -192,7 +191,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
     for failure in summary.failed:
         print(f"failed: {failure}", file=sys.stderr)
     if summary.failed:
-        print(f"{len(summary.failed)} downloads failed: run again to retry them", file=sys.stderr)
+        failed = len(summary.failed)
+        print(f"{failed} downloads failed: run again to retry them", file=sys.stderr)
         return 1
     return 0
 
