@@ -168,7 +168,14 @@ def docs(session: nox.Session) -> None:
     session.log(f"The site: {Path('site', 'index.html').resolve()}")
     # The tests' fixture builds the site once more (--strict, into a temporary folder; about
     # two seconds) and reads it page by page.
-    session.run("pytest", "-m", "built_docs", "tests/test_built_site.py", "tests/test_docs_fa.py")
+    session.run(
+        "pytest",
+        "-m",
+        "built_docs",
+        "tests/test_built_site.py",
+        "tests/test_docs_fa.py",
+        "tests/test_reference.py",
+    )
 
 
 @nox.session

@@ -164,3 +164,41 @@ def test_the_reference_shows_every_blocking_method_with_its_parameters(site: Pat
         assert f"{name}(" in blocking, name
         assert f"The blocking form of AsyncVoipano.{name}." in blocking, name
     assert "blocking(AsyncVoipano" not in blocking
+
+
+def test_the_reference_shows_values_and_no_private_base(site: Path) -> None:
+    """``DEFAULT_TIMEOUT`` (cut off) stood where the value belonged, and AsyncVoipano's
+    Bases listed private mixins."""
+    page = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    text = "".join(_read(site / "reference" / "index.html").text)
+    start = text.index("voipano_async.AsyncVoipano\n")
+    client = text[start : text.index("voipano_async.Voipano\n")]
+    assert "Timeout(connect=5.0, read=30.0, write=30.0, pool=10.0)" in client
+    assert "DEFAULT_" not in text
+    assert "call_otp(phone_number, *, purpose=None, client_ref=None, **options)" in client
+    assert "request(method, path, *, params=None, json=None, charged=None, **options)" in client
+    bases = [
+        html.unescape(re.sub(r"<[^>]+>", "", found))
+        for found in re.findall(
+            r'class="doc doc-class-bases">\s*Bases:(.*?)</p>', page, flags=re.S
+        )
+    ]
+    assert bases
+    private = (
+        "ClientSettings",
+        "ChargedCalls",
+        "Reads",
+        "BlockingBase",
+        "Model",
+        "_Serialisable",
+        "Endpoints",
+    )
+    assert not [n for line in bases for n in private if re.search(rf"\b{n}\b", line)]
+
+
+def test_code_blocks_are_sized_to_fit_88_columns(site: Path) -> None:
+    """The guides' code is at most 88 columns: the stylesheet that makes that fit at
+    1280 px is on every page."""
+    page = (site / "guides" / "fastapi" / "index.html").read_text(encoding="utf-8")
+    assert "stylesheets/code.css" in page
+    assert (site / "stylesheets" / "code.css").read_text().count("font-size") == 1
