@@ -346,3 +346,33 @@ async def test_a_bad_start_page_is_refused_before_any_request(
     with pytest.raises(ValueError, match="start_page"):
         client.call_reports(start_page=start_page)
     assert api.calls.call_count == 0
+
+
+async def test_a_long_walk_remembers_recent_ids_not_all_of_them(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    """Memory stays flat: a report repeated from far back is yielded again, one repeated
+    from the pages just before it (a shift) is not."""
+    reports = Reports(total=5_000, per_page=10)  # 500 pages; remembered: 1,000 ids
+    reports.numbers[40] = 35  # page 5 repeats a report of page 4: a shift, skipped
+    reports.numbers[4_990] = 1  # page 500 repeats the very first report: long forgotten
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(per_page=10, concurrency=1)]
+
+    assert got.count(ids([35])[0]) == 1
+    assert got.count(ids([1])[0]) == 2
+    assert len(got) == 5_000 - 1
+
+
+def test_the_remembered_ids_cover_two_batches_of_pages() -> None:
+    from voipano_async._pager import _MIN_REMEMBERED, _RecentIds, remembered
+
+    assert remembered(concurrency=4, per_page=100) == 2 * 8 * 4 * 100
+    assert remembered(concurrency=1, per_page=10) == _MIN_REMEMBERED
+    recent = _RecentIds(100)
+    for n in range(10_000):
+        recent.add(str(n))
+        assert len(recent) < 200
+    assert all(str(n) in recent for n in range(9_900, 10_000))  # the last 100, always
+    assert "0" not in recent

@@ -31,6 +31,48 @@ _BATCH_ROUNDS = 8
 _STALE_PAGES = 3
 
 
+# The fewest report ids a walk remembers, whatever its page size and concurrency.
+_MIN_REMEMBERED = 1_000
+
+
+class _RecentIds:
+    """The ids of a walk's latest reports: at least the last ``size``, at most twice as
+    many, so that a walk's memory does not grow with its length.
+
+    Two generations of sets: ids go into the new one; once it holds ``size``, it becomes
+    the old one and the one before is dropped. Membership is two set lookups.
+    """
+
+    __slots__ = ("_new", "_old", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._new: set[str] = set()
+        self._old: set[str] = set()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._new or key in self._old
+
+    def add(self, key: str) -> None:
+        new = self._new
+        new.add(key)
+        if len(new) >= self.size:
+            self._old, self._new = new, set()
+
+    def holds_all(self, keys: set[str]) -> bool:
+        return all(key in self._new or key in self._old for key in keys)
+
+    def __len__(self) -> int:
+        return len(self._new) + len(self._old)
+
+
+def remembered(concurrency: int, per_page: int) -> int:
+    """How many recent ids a walk remembers: every report of the batch being fetched and
+    of the one before (a page shifted by new calls repeats reports of the pages just
+    before it), never fewer than ``_MIN_REMEMBERED``."""
+    return max(_MIN_REMEMBERED, 2 * _BATCH_ROUNDS * concurrency * per_page)
+
+
 def _not_advancing(detail: str) -> UnexpectedResponseError:
     return UnexpectedResponseError(
         f"the call reports walk stopped: {detail}; the server is not paging as it says "
@@ -53,7 +95,7 @@ class _PageWalker:
         self._per_page = 0
         self._total = 0
         self._done = False
-        self._seen: set[str] = set()
+        self._seen = _RecentIds(_MIN_REMEMBERED)
         self._stale = 0
         # Set by the item iterator: how many more items it wants (None: all of them).
         self.items_wanted: int | None = None
@@ -77,6 +119,7 @@ class _PageWalker:
             self._last = page.pagination.last_page
             self._total = page.pagination.total
             self._per_page = page.pagination.per_page or len(page.items)
+            self._seen.size = self.remembered
             self._done = not page.items
             self._ready.append(page)
             return
@@ -111,7 +154,7 @@ class _PageWalker:
                 f"asked for page {number}, the server answered page {page.pagination.page}"
             )
         ids = {report.id for report in page.items}
-        if ids and ids <= self._seen:
+        if ids and self._seen.holds_all(ids):
             self._stale += 1
             if self._stale >= _STALE_PAGES:
                 raise _not_advancing(
@@ -119,8 +162,14 @@ class _PageWalker:
                 )
         else:
             self._stale = 0
-        self._seen |= ids
+        for id_ in ids:
+            self._seen.add(id_)
         return page
+
+    @property
+    def remembered(self) -> int:
+        """How many recent report ids this walk keeps (see ``remembered``)."""
+        return remembered(self._concurrency, max(self._per_page, 1))
 
     def _window(self) -> int:
         size = self._concurrency * _BATCH_ROUNDS
@@ -155,7 +204,8 @@ class _ItemIterator:
         self._walker = walker
         self._max_items = max_items
         self._yielded = 0
-        self._seen: set[str] = set()
+        # What a shifting page can repeat: the ids of the latest reports, not of all.
+        self._seen = _RecentIds(_MIN_REMEMBERED)
         self._items: deque[CallReport] = deque()
 
     def __aiter__(self) -> _ItemIterator:
@@ -165,17 +215,19 @@ class _ItemIterator:
         while True:
             if self._max_items is not None and self._yielded >= self._max_items:
                 raise StopAsyncIteration
-            while self._items:
-                report = self._items.popleft()
-                if report.id in self._seen:
+            items, seen = self._items, self._seen
+            while items:
+                report = items.popleft()
+                if report.id in seen:
                     continue  # pages shifted while we walked: already yielded
-                self._seen.add(report.id)
+                seen.add(report.id)
                 self._yielded += 1
                 return report
             if self._max_items is not None:
                 self._walker.items_wanted = self._max_items - self._yielded
             page = await self._walker.__anext__()
-            self._items.extend(page.items)
+            seen.size = self._walker.remembered
+            items.extend(page.items)
 
 
 class CallReportPager:
@@ -183,8 +235,11 @@ class CallReportPager:
 
     After the first page tells ``last_page``, the following pages are fetched
     ``concurrency`` at a time and yielded in page order. A report already yielded in the
-    same walk is skipped (pages shift as new calls arrive). Each ``async for`` starts a new
-    walk from the first page (``start_page``, 1 unless given).
+    same walk is skipped (pages shift as new calls arrive): the walk remembers the ids of
+    the latest reports (those of the last ``16 * concurrency`` pages, at least 1,000),
+    not of all, so its memory stays flat however long it is; a report repeated from
+    further back than that is yielded again. Each ``async for`` starts a new walk from
+    the first page (``start_page``, 1 unless given).
     [`pages`][voipano_async.CallReportPager.pages] walks the pages themselves.
 
     Examples:
