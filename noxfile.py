@@ -74,7 +74,9 @@ def _floors() -> list[str]:
     """``name==lowest`` for every runtime dependency (extras included) in pyproject.toml."""
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
-    wanted = [*project["dependencies"], *extras["cli"], *extras["sandbox"], *extras["otel"]]
+    wanted = [*project["dependencies"]]
+    for extra in ("cli", "sandbox", "otel", "aiohttp"):
+        wanted += extras[extra]
     pins = {}
     for requirement in wanted:
         match = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*).*", requirement)

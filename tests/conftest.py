@@ -60,6 +60,52 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# -- both HTTP stacks -------------------------------------------------------------------------
+#
+# A test marked ``sockets`` runs twice: on the SDK's default client (httpx2's pool) and on
+# ``DefaultAioHttpClient`` (aiohttp's), every client it makes without ``http_client=``
+# made on that stack. aiohttp is asyncio's: its runs on trio are not collected.
+
+STACKS = ("httpx2", "aiohttp")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("sockets"):
+        metafunc.parametrize("http_stack", STACKS, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        params = params.params if params is not None else {}
+        on_trio = params.get("anyio_backend") == "trio"
+        (dropped if on_trio and params.get("http_stack") == "aiohttp" else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def http_stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The HTTP stack a ``sockets`` test runs on (``httpx2`` for every other test)."""
+    stack = str(getattr(request, "param", "httpx2"))
+    if stack == "aiohttp":
+        from voipano_async._aiohttp import DefaultAioHttpClient
+        from voipano_async._settings import PoolOptions
+
+        def open_http_client(
+            self: PoolOptions, timeout: httpx2.Timeout
+        ) -> tuple[httpx2.AsyncClient, bool]:
+            if self.http_client is not None:
+                return self.http_client, False
+            proxy = None if self.proxy is None else str(getattr(self.proxy, "url", self.proxy))
+            return DefaultAioHttpClient(verify=self.verify, proxy=proxy, timeout=timeout), True
+
+        monkeypatch.setattr(PoolOptions, "open_http_client", open_http_client)
+    return stack
+
+
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
     names = ("VOIPANO_TOKEN", "VOIPANO_BASE_URL", "VOIPANO_RATE_LIMIT", "VOIPANO_MAX_RETRIES")

@@ -292,7 +292,7 @@ async def test_fastapi_lifespan_shares_one_client(
 @asynccontextmanager
 async def aiohttp_http(sandbox: VoipanoSandbox) -> AsyncIterator[TestClient[Any, Any]]:
     """Run the app on aiohttp's test server, its client made by `sandbox.client`."""
-    app = aiohttp_app.create_app(make_client=sandbox.client)
+    app = aiohttp_app.create_app(make_client=lambda session: sandbox.client())
     async with TestClient(TestServer(app)) as http:
         yield http
 

@@ -18,7 +18,7 @@ import pytest
 from voipano_async import AsyncVoipano, RetryPolicy, VoipanoError
 from voipano_async.testing import FAULT_KINDS, Fault, VoipanoSandbox
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.sockets]
 
 POLICY = RetryPolicy(initial=0.001, cap=0.002)
 # Short enough for a test, and still past the client's read timeout and deadline.

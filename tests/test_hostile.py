@@ -48,6 +48,7 @@ async def _drip(request: str, stream: anyio.abc.SocketStream) -> None:
         await anyio.sleep(0.05)
 
 
+@pytest.mark.sockets
 async def test_a_drip_fed_answer_hits_the_deadline() -> None:
     async with serve(_drip) as (url, received):
         client = AsyncVoipano(
@@ -61,6 +62,7 @@ async def test_a_drip_fed_answer_hits_the_deadline() -> None:
     assert len(received) == 2  # a free call is retried once, then given up
 
 
+@pytest.mark.sockets
 async def test_a_charged_call_past_its_deadline_is_marked_and_sent_once() -> None:
     async with serve(_drip) as (url, received):
         client = AsyncVoipano(TOKEN, base_url=f"{url}/api", deadline=0.5, retry=FAST)
@@ -73,6 +75,7 @@ async def test_a_charged_call_past_its_deadline_is_marked_and_sent_once() -> Non
     assert len(received) == 1
 
 
+@pytest.mark.sockets
 async def test_the_deadline_is_set_per_call_with_with_options() -> None:
     async with serve(_drip) as (url, _):
         client = AsyncVoipano(TOKEN, base_url=f"{url}/api", deadline=None, max_retries=0)
@@ -236,6 +239,7 @@ async def test_a_server_that_repeats_the_same_reports_stops_the_walk(
         "http://[::1",
     ],
 )
+@pytest.mark.sockets
 async def test_an_unfollowable_redirect_is_an_api_error(location: str | None) -> None:
     async def redirect(request: str, stream: anyio.abc.SocketStream) -> None:
         headers = {} if location is None else {"Location": location}
@@ -328,6 +332,7 @@ async def test_per_page_is_checked_like_page_before_sending(
 # -- errors say where they went wrong ---------------------------------------------------------
 
 
+@pytest.mark.sockets
 async def test_a_404_without_json_names_the_request_and_hints_at_the_base_url() -> None:
     async def not_found(request: str, stream: anyio.abc.SocketStream) -> None:
         await stream.send(head(404, {"Content-Type": "text/html"}, length=9) + b"Not Found")

@@ -226,6 +226,7 @@ async def tls_url(server_tls: ssl.SSLContext) -> AsyncIterator[str]:
         yield url
 
 
+@pytest.mark.sockets
 async def test_an_untrusted_certificate_says_why_and_how_to_fix_it(
     tls_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -249,6 +250,7 @@ async def test_an_untrusted_certificate_says_why_and_how_to_fix_it(
     assert type(info.value) is APIConnectionError
 
 
+@pytest.mark.sockets
 async def test_ssl_cert_file_is_honoured(
     tls_url: str, ca: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -260,6 +262,7 @@ async def test_ssl_cert_file_is_honoured(
             assert (await client.services()).total == 1
 
 
+@pytest.mark.sockets
 async def test_verify_takes_a_context_with_your_ca(tls_url: str, ca: trustme.CA) -> None:
     context = ssl.create_default_context()
     ca.configure_trust(context)

@@ -21,7 +21,7 @@ from voipano_async.testing import Fault, VoipanoSandbox
 
 from .conftest import FAST
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.sockets]
 
 
 @pytest.fixture

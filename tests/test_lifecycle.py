@@ -172,6 +172,7 @@ async def test_max_concurrency_caps_requests_in_flight(api: respx.MockRouter) ->
 # -- real sockets -------------------------------------------------------------------------
 
 
+@pytest.mark.sockets
 async def test_proxy_is_used() -> None:
     async def proxy(request: str, stream: anyio.abc.SocketStream) -> None:
         await stream.send(
@@ -190,6 +191,7 @@ async def test_proxy_is_used() -> None:
     assert received[0].startswith("GET http://localhost:9/api/v1/webservice/services HTTP/1.1")
 
 
+@pytest.mark.sockets
 async def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     async def proxy(request: str, stream: anyio.abc.SocketStream) -> None:
         await stream.send(
@@ -206,6 +208,7 @@ async def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert received[0].startswith("GET http://localhost:9/api/services ")
 
 
+@pytest.mark.sockets
 async def test_cancelled_download_leaves_the_pool_healthy(tmp_path: object) -> None:
     streaming = anyio.Event()
 
@@ -239,6 +242,7 @@ async def test_cancelled_download_leaves_the_pool_healthy(tmp_path: object) -> N
                 assert (await client.services()).total == 1
 
 
+@pytest.mark.sockets
 async def test_fail_after_cancels_a_hung_request() -> None:
     async def hung(request: str, stream: anyio.abc.SocketStream) -> None:
         await anyio.sleep_forever()
@@ -252,6 +256,7 @@ async def test_fail_after_cancels_a_hung_request() -> None:
     assert len(received) == 1
 
 
+@pytest.mark.sockets
 async def test_read_timeout_on_a_real_socket(tmp_path: object) -> None:
     async def hung(request: str, stream: anyio.abc.SocketStream) -> None:
         await anyio.sleep_forever()

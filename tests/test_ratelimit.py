@@ -36,6 +36,7 @@ def test_a_rate_that_is_not_positive_is_refused_before_anything_is_made(
         Voipano(TOKEN, rate_limit=rate)
 
 
+@pytest.mark.sockets
 async def test_every_task_and_every_copy_share_one_budget() -> None:
     arrived: list[float] = []
     body = json.dumps(samples.SERVICES).encode()
@@ -70,6 +71,7 @@ async def test_every_task_and_every_copy_share_one_budget() -> None:
         assert most <= rate + rate * window + 1, (window, most)
 
 
+@pytest.mark.sockets
 async def test_retries_spend_the_budget_too() -> None:
     arrived: list[float] = []
 

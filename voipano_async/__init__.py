@@ -52,12 +52,19 @@ from ._types import NOT_GIVEN, CallOptions, NotGiven, ReadOptions, RequestOption
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._aiohttp import DefaultAioHttpClient
     from ._twins import AudioStreamSync, CallReportIterator
     from ._voipano import Voipano
 
 # The blocking client loads its thread machinery only when first used: async users
 # never pay for it at import.
-_LAZY = {"AudioStreamSync": "_twins", "CallReportIterator": "_twins", "Voipano": "_voipano"}
+# DefaultAioHttpClient imports aiohttp (the aiohttp extra) only when it is asked for.
+_LAZY = {
+    "AudioStreamSync": "_twins",
+    "CallReportIterator": "_twins",
+    "DefaultAioHttpClient": "_aiohttp",
+    "Voipano": "_voipano",
+}
 
 __all__ = [
     "NOT_GIVEN",
@@ -80,6 +87,7 @@ __all__ = [
     "CallReportPager",
     "CallReportsPage",
     "CallResult",
+    "DefaultAioHttpClient",
     "InsufficientCreditError",
     "InvalidPhoneNumberError",
     "NotFoundError",
@@ -118,7 +126,16 @@ del _name, _obj
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        try:
+            module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        except ImportError as exc:
+            if exc.name != "aiohttp":
+                raise
+            raise ImportError(
+                f"{name} needs the aiohttp extra: pip install 'voipano-async[aiohttp]'",
+                name=exc.name,
+            ) from exc
+        value = getattr(module, name)
         value.__module__ = __name__
         globals()[name] = value
         return value
