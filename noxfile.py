@@ -109,7 +109,7 @@ def quickstart(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmarks, side by side with raw httpx2 and pydantic (`-- --quick` for a smoke run)."""
     # Every extra: the import figure is "with every extra installed", and --help needs cli.
-    session.install(".[cli,sandbox,otel]", "pydantic>=2", "opentelemetry-sdk")
+    session.install(".[cli,sandbox,otel,aiohttp]", "pydantic>=2", "opentelemetry-sdk")
     session.run(
         "python", "benchmarks/run_all.py", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": ""}
     )
@@ -161,7 +161,10 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the site strictly into site/ (open site/index.html), then check every built page."""
-    session.install(SUITE, *DOCS_TOOLS)
+    # Editable: the reference's extensions and its tests (tests/test_reference.py) import
+    # voipano_async, and must read the checkout's code, not a copy in site-packages.
+    session.install("-e", SUITE)
+    session.install(*DOCS_TOOLS)
     # "python -m" from the checkout, as the tests' fixture runs it: the griffe extensions
     # import voipano_async, and both builds then read the same code.
     session.run(

@@ -20,7 +20,7 @@ from typing import Any
 
 import _common
 
-BENCHMARKS = ["overhead", "harvest", "decode", "download", "importtime"]
+BENCHMARKS = ["overhead", "sockets", "harvest", "decode", "download", "importtime"]
 
 
 def main() -> None:

@@ -225,3 +225,32 @@ def test_without_aiohttp_the_import_names_the_extra() -> None:
         "False",
         "DefaultAioHttpClient needs the aiohttp extra: pip install 'voipano-async[aiohttp]'",
     ]
+
+
+@pytest.mark.sockets
+async def test_no_proxy_and_a_netrc_entry_are_heeded_as_on_httpx2(
+    http_stack: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A proxy for everything but the API host, and a ~/.netrc with the API host in it:
+    the request goes straight to the host, with the SDK's token only."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    async def services(request: str, stream: anyio.abc.SocketStream) -> None:
+        body = json.dumps(samples.SERVICES).encode()
+        await stream.send(head(200, {"Content-Type": "application/json"}, length=len(body)))
+        await stream.send(body)
+
+    async with serve(answer_nothing) as (proxy_url, proxied), serve(services) as (url, got):
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with AsyncVoipano(TOKEN, base_url=f"{url}/api", max_retries=0) as client:
+            assert (await client.services()).total == 1
+    assert proxied == []
+    [request] = got
+    headers = request.lower()
+    assert f"authorization: bearer {TOKEN}" in headers
+    assert "basic" not in headers  # the netrc's login is not ours to send

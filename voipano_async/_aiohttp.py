@@ -21,6 +21,7 @@ saying to use the default client.
 from __future__ import annotations
 
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -162,7 +163,12 @@ class AioHttpTransport(httpx2.AsyncBaseTransport):
         self._session = session
         self._owns_session = session is None
         self._proxy = proxy
-        self._trust_env = trust_env
+        # The environment's proxies, read once (aiohttp's trust_env reads them, and
+        # ~/.netrc, in a thread on every request: several times the cost of the request).
+        self._env_proxies: dict[str, str] = {}
+        if proxy is None and trust_env and session is None:
+            self._env_proxies = urllib.request.getproxies_environment()
+        self._proxy_of: dict[tuple[str, str], str | None] = {}
         self._ssl: ssl.SSLContext | None = None
         if session is None:
             self._ssl = httpx2.create_ssl_context(verify=verify, trust_env=trust_env)
@@ -178,9 +184,20 @@ class AioHttpTransport(httpx2.AsyncBaseTransport):
             limit=0,  # the semaphore bounds them, so that a wait is a PoolTimeout
             keepalive_timeout=self._keepalive or 5.0,
         )
-        return aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, trust_env=self._trust_env
-        )
+        return aiohttp.ClientSession(connector=connector, auto_decompress=False)
+
+    def _proxy_for(self, url: httpx2.URL) -> str | None:
+        """The proxy for ``url``: ``proxy=``, else the environment's (``NO_PROXY`` heeded)."""
+        if self._proxy is not None or not self._env_proxies:
+            return self._proxy
+        key = (url.scheme, url.host)
+        if key not in self._proxy_of:
+            proxies = self._env_proxies
+            found = proxies.get(url.scheme) or proxies.get("all")
+            if found and urllib.request.proxy_bypass_environment(url.host, proxies):  # type: ignore[attr-defined]
+                found = None
+            self._proxy_of[key] = found
+        return self._proxy_of[key]
 
     def _timeout(self, timeouts: dict[str, float | None]) -> aiohttp.ClientTimeout:
         key = (timeouts.get("connect"), timeouts.get("read"))
@@ -218,8 +235,9 @@ class AioHttpTransport(httpx2.AsyncBaseTransport):
             stream = request.stream
             data: Any = request.content if isinstance(stream, httpx2.ByteStream) else stream
             options: dict[str, Any] = {}
-            if self._proxy is not None:
-                options["proxy"] = self._proxy
+            proxy = self._proxy_for(request.url)
+            if proxy is not None:
+                options["proxy"] = proxy
             response = await session.request(
                 request.method,
                 URL(str(request.url), encoded=True),
