@@ -35,10 +35,25 @@ TARGET = 7.5
 Harvest = Callable[[], Awaitable[list[str]]]
 
 
+BATCH_ROUNDS = 8  # the pager's batch: 8 x concurrency pages, slid through
+
+
+def schedule_trips(pages: int, concurrency: int) -> int:
+    """Round trips of the pager's schedule for a whole walk: the first window (page 1 and
+    the ``concurrency - 1`` after it, together), then batches of ``8 x concurrency`` pages
+    with ``concurrency`` in flight, each batch drained before the next."""
+    first = min(concurrency, pages)
+    trips, rest = 1, pages - first
+    while rest > 0:
+        batch = min(BATCH_ROUNDS * concurrency, rest)
+        trips += -(-batch // concurrency)
+        rest -= batch
+    return trips
+
+
 def ideal_speedup(pages: int, concurrency: int) -> float:
-    """Round trips saved by the pager: page 1 alone, then windows of ``concurrency``."""
-    trips = 1 + -(-(pages - 1) // concurrency)
-    return pages / trips
+    """The schedule's ceiling: a sequential loop's round trips over the pager's."""
+    return pages / schedule_trips(pages, concurrency)
 
 
 @contextlib.asynccontextmanager
@@ -128,6 +143,7 @@ async def run(reports: int, same_process: bool) -> dict[str, Any]:
             "speedup_vs_sequential_median": seq["median"] / s["median"],
             "speedup_vs_sequential_best": seq["best"] / s["best"],
             "pager_ideal_speedup": ideal_speedup(pages, concurrency),
+            "share_of_ceiling": (seq["median"] / s["median"]) / ideal_speedup(pages, concurrency),
             "ms_per_page_median": s["median"] / pages * 1000,
             # This process only (the client; the server's CPU is not in it by default).
             "client_cpu_ms_per_page_median": _common.summarize(cpu[name])["median"] / pages * 1000,
@@ -159,6 +175,7 @@ def main() -> None:
             v["client_cpu_ms_per_page_median"],
             v["speedup_vs_sequential_median"],
             v["pager_ideal_speedup"],
+            v["share_of_ceiling"],
         ]
         for name, v in figures["variants"].items()
     ]
@@ -172,6 +189,7 @@ def main() -> None:
                 "client CPU ms/page",
                 "speedup",
                 "pager ideal",
+                "of ideal",
             ],
             rows,
         )
@@ -192,6 +210,18 @@ def main() -> None:
                 unit="s",
             )
         )
+    v8 = figures["variants"]["SDK concurrency=8"]
+    checks.append(
+        _common.check(
+            "harvest concurrency=8, share of the schedule's ceiling",
+            v8["speedup_vs_sequential_median"],
+            v8["pager_ideal_speedup"],
+            v8["share_of_ceiling"],
+            ">= 0.90 of the ceiling",
+            v8["share_of_ceiling"] >= 0.90,
+            unit="x",
+        )
+    )
     _common.print_checks(checks)
     _common.write_results(NAME, args, figures, checks)
 

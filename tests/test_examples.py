@@ -605,7 +605,8 @@ async def test_harvest_failed_walk_keeps_the_previous_export(tmp_path: Path) -> 
     async with sandbox.client() as client:
         await harvest.harvest(client, tmp_path)
         before = (tmp_path / "reports.jsonl").read_bytes()
-        sandbox.faults.script("/call-reports", *[Fault.error(502)] * 3)
+        # Every attempt of every page of the first window fails.
+        sandbox.faults.script("/call-reports", *[Fault.error(502)] * 40)
         with pytest.raises(ServerError):  # itself, not wrapped in an ExceptionGroup
             await harvest.harvest(client, tmp_path)
 

@@ -60,6 +60,20 @@ async def test_single_page(api: respx.MockRouter, client: AsyncVoipano) -> None:
     got = [report.id async for report in client.call_reports()]
 
     assert got == ids(range(1, 8))
+    # A walk to the end asks for its first window beside page 1 (concurrency 4): the
+    # pages past last_page came back empty and were dropped.
+    assert sorted(reports.requested) == [1, 2, 3, 4]
+
+
+async def test_a_walk_with_max_items_asks_for_page_one_alone(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=7)
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [report.id async for report in client.call_reports(max_items=5)]
+
+    assert got == ids(range(1, 6))
     assert reports.requested == [1]
 
 
@@ -73,19 +87,19 @@ async def test_many_pages_in_order_each_fetched_once(
 
     assert got == ids(range(1, 96))
     assert sorted(reports.requested) == list(range(1, 11))
-    assert reports.requested[0] == 1
+    assert sorted(reports.requested[:3]) == [1, 2, 3]  # the first window, together
     assert all(call.request.url.params["has_recording"] == "1" for call in route.calls)
 
 
 async def test_later_pages_are_fetched_concurrently(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
-    reports = Reports(total=40)
-    arrived = {page: anyio.Event() for page in (2, 3, 4)}
+    reports = Reports(total=100)
+    arrived = {page: anyio.Event() for page in (4, 5, 6)}
 
     async def wait_for_the_whole_window(page: int) -> None:
-        # Pages 2-4 answer only once all three have been asked for: a sequential
-        # pager would never get past page 2.
+        # Pages 4-6 (after the first window, 1-3) answer only once all three have been
+        # asked for: a sequential pager would never get past page 4.
         if page in arrived:
             arrived[page].set()
             for event in arrived.values():
@@ -97,7 +111,7 @@ async def test_later_pages_are_fetched_concurrently(
     with anyio.fail_after(10):
         got = [r.id async for r in client.call_reports(concurrency=3)]
 
-    assert got == ids(range(1, 41))
+    assert got == ids(range(1, 101))
     assert reports.most_in_flight == 3
 
 
@@ -111,8 +125,11 @@ async def test_a_walk_asks_for_each_page_once_within_its_concurrency(
     got = [r.id async for r in client.call_reports(concurrency=concurrency)]
 
     assert got == ids(range(1, pages * 10 + 1))
-    assert len(reports.requested) == pages
-    assert sorted(reports.requested) == list(range(1, pages + 1))
+    # The first window is asked for beside page 1, before last_page is known: a walk
+    # shorter than it asks for its pages and for the empty ones after them, once each.
+    asked = max(pages, concurrency)
+    assert len(reports.requested) == asked
+    assert sorted(reports.requested) == list(range(1, asked + 1))
     assert reports.most_in_flight <= concurrency
     assert reports.in_flight == 0
 
@@ -136,7 +153,7 @@ async def test_empty(api: respx.MockRouter, client: AsyncVoipano) -> None:
     pages = [page async for page in client.call_reports().pages()]
     assert len(pages) == 1
     assert pages[0].pagination.total == 0
-    assert reports.requested == [1, 1]
+    assert sorted(reports.requested) == [1, 1, 2, 2, 3, 3, 4, 4]  # two first windows
 
 
 async def test_pages(api: respx.MockRouter, client: AsyncVoipano) -> None:
@@ -155,8 +172,9 @@ async def test_shifted_pages_do_not_repeat_reports(
     reports = Reports(total=30)
 
     async def new_calls_arrive(page: int) -> None:
-        if page == 2 and reports.numbers[0] == 1:
-            # Two new calls land at the top after page 1 was read: everything shifts by 2.
+        if page == 3 and reports.numbers[0] == 1:
+            # Two new calls land at the top after pages 1-2 (the first window) were read:
+            # everything shifts by 2.
             reports.numbers[:0] = [1001, 1002]
 
     reports.before_answer = new_calls_arrive
@@ -164,8 +182,8 @@ async def test_shifted_pages_do_not_repeat_reports(
 
     got = [r.id async for r in client.call_reports(concurrency=2)]
 
-    # Page 1 came before the shift, pages 2-4 after it: reports 9 and 10 are on the
-    # server's pages 1 and 2 but are yielded once, and the walk runs on to page 4.
+    # Pages 1-2 came before the shift, 3-4 after it: reports 19 and 20 are on the
+    # server's pages 2 and 3 but are yielded once, and the walk runs on to page 4.
     assert got == ids(range(1, 31))
     assert len(got) == len(set(got))
     assert sorted(reports.requested) == [1, 2, 3, 4]
@@ -273,8 +291,9 @@ async def test_a_failing_page_raises_its_own_error(
     with pytest.raises(ServerError, match="خطای سرور"):
         await walk()
 
-    # Page 1 is yielded; the window 2-5 fails as a whole, with the page's own error.
-    assert got == ids(range(1, 11))
+    # The first window (pages 1-4) is yielded; the next one fails as a whole, with
+    # page 5's own error.
+    assert got == ids(range(1, 41))
     page = await client.call_reports_page(2)
     assert len(page.items) == 10
 
@@ -288,33 +307,35 @@ def test_bad_arguments(kwargs: dict[str, int]) -> None:
 async def test_pages_answered_out_of_step_with_new_calls_leave_no_gap(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:
-    reports = Reports(total=30)
-    page_three_answered = anyio.Event()
+    reports = Reports(total=40)
+    page_four_answered = anyio.Event()
     fetched: list[int] = []
 
     async def race(page: int) -> None:
         fetched.append(page)
-        if page == 2 and not page_three_answered.is_set():
-            # Page 3 is answered first; then three calls arrive, then page 2 is answered.
-            await page_three_answered.wait()
+        if page == 3 and not page_four_answered.is_set():
+            # Page 4 is answered first; then three calls arrive, then page 3 is answered.
+            await page_four_answered.wait()
             reports.numbers[:0] = [1001, 1002, 1003]
 
     original = reports.__call__
 
     async def answer(request: httpx2.Request) -> httpx2.Response:
         response = await original(request)
-        if request.url.params["page"] == "3":
-            page_three_answered.set()
+        if request.url.params["page"] == "4":
+            page_four_answered.set()
         return response
 
     reports.before_answer = race
     api.get("/call-reports").mock(side_effect=answer)
 
-    got = [r.id async for r in client.call_reports(concurrency=2)]
+    with anyio.fail_after(10):
+        got = [r.id async for r in client.call_reports(concurrency=2)]
 
-    # Without fetching page 3 again, reports 18-20 would fall between pages 2 and 3.
-    assert got == ids(range(1, 31))
-    assert fetched.count(3) == 2
+    # Pages 1-2 are the first window; 3 and 4 the next. Without fetching page 4 again,
+    # reports 28-30 would fall between pages 3 and 4.
+    assert got == ids(range(1, 41))
+    assert fetched.count(4) == 2
 
 
 async def test_a_walk_resumes_from_start_page(api: respx.MockRouter, client: AsyncVoipano) -> None:
@@ -336,7 +357,7 @@ async def test_a_start_page_past_the_end_yields_nothing(
     api.get("/call-reports").mock(side_effect=reports)
 
     assert [r.id async for r in client.call_reports(start_page=9)] == []
-    assert reports.requested == [9]
+    assert sorted(reports.requested) == [9, 10, 11, 12]  # the first window, past the end
 
 
 @pytest.mark.parametrize("start_page", [0, -1, 1.5, True, "2"])

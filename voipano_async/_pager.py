@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import anyio
+
 from ._exceptions import UnexpectedResponseError
 from ._models import CallReport, CallReportsPage
 from ._taskgroup import FirstErrorGroup
@@ -85,9 +87,14 @@ def _not_advancing(detail: str) -> UnexpectedResponseError:
 class _PageWalker:
     """Walks pages start..last_page; after the first, fetches ``concurrency`` at a time."""
 
-    def __init__(self, fetch: FetchPage, concurrency: int, start: int = 1) -> None:
+    def __init__(
+        self, fetch: FetchPage, concurrency: int, start: int = 1, *, whole: bool = False
+    ) -> None:
         self._fetch = fetch
         self._concurrency = concurrency
+        # The walk is known to go to the end (no max_items): the first window is fetched
+        # beside the first page, before last_page is known.
+        self._whole = whole
         self._ready: deque[CallReportsPage] = deque()
         self._start = start
         self._next = start
@@ -95,6 +102,7 @@ class _PageWalker:
         self._per_page = 0
         self._total = 0
         self._done = False
+        self._failed: Exception | None = None
         self._seen = _RecentIds(_MIN_REMEMBERED)
         self._stale = 0
         # Set by the item iterator: how many more items it wants (None: all of them).
@@ -111,17 +119,15 @@ class _PageWalker:
         return self._ready.popleft()
 
     async def _fill(self) -> None:
+        if self._failed is not None:
+            # A page of the first window failed: the pages before it were yielded first.
+            failed, self._failed = self._failed, None
+            self._done = True
+            raise failed
         if self._done:
             return
         if self._next == self._start:
-            page = self._check(self._start, await self._fetch(self._start))
-            self._next = self._start + 1
-            self._last = page.pagination.last_page
-            self._total = page.pagination.total
-            self._per_page = page.pagination.per_page or len(page.items)
-            self._seen.size = self.remembered
-            self._done = not page.items
-            self._ready.append(page)
+            await self._first()
             return
         if self._next > self._last:
             self._done = True
@@ -129,6 +135,64 @@ class _PageWalker:
         numbers = range(self._next, min(self._last, self._next + self._window() - 1) + 1)
         pages = await self._fetch_window(numbers)
         self._next = numbers[-1] + 1
+        await self._take(numbers, pages)
+
+    async def _first(self) -> None:
+        """The first page, and in a whole walk the rest of the first window beside it."""
+        start = self._start
+        ahead = self._concurrency - 1 if self._whole else 0
+        if ahead:
+            numbers = range(start, start + 1 + ahead)
+            found = await self._fetch_first(numbers)
+        else:
+            numbers, found = range(start, start + 1), [await self._fetch(start)]
+        head = found[0]
+        if isinstance(head, BaseException):
+            raise head
+        page = self._check(start, head)
+        self._next = start + 1
+        self._last = page.pagination.last_page
+        self._total = page.pagination.total
+        self._per_page = page.pagination.per_page or len(page.items)
+        self._seen.size = self.remembered
+        self._done = not page.items
+        self._ready.append(page)
+        if self._done:
+            return
+        # Pages past last_page were asked for blind: dropped, their errors with them.
+        wanted = [n for n in numbers[1:] if n <= self._last]
+        pages = []
+        for result in found[1 : 1 + len(wanted)]:
+            if isinstance(result, Exception):
+                # The earliest page's error, as a walk page by page meets it: raised once
+                # the pages before it are yielded.
+                self._failed = result
+                break
+            pages.append(result)
+        if pages:
+            self._next = wanted[0] + len(pages)
+            try:
+                await self._take(range(wanted[0], self._next), pages)
+            except Exception as exc:
+                self._failed = exc
+
+    async def _fetch_first(self, numbers: range) -> list[CallReportsPage | Exception]:
+        found: list[CallReportsPage | Exception | None] = [None] * len(numbers)
+
+        async def fetch(index: int) -> None:
+            try:
+                found[index] = await self._fetch(numbers[index])
+            except Exception as exc:  # told once last_page says whether it matters
+                found[index] = exc
+
+        async with anyio.create_task_group() as group:
+            for index in range(len(numbers)):
+                group.start_soon(fetch, index)
+        return [result for result in found if result is not None]
+
+    async def _take(self, numbers: range, pages: list[CallReportsPage]) -> None:
+        """Pages fetched together, in order: refetched when answered out of step with
+        the growing list, checked, and made ready until the first empty one."""
         for number, page in zip(numbers, pages, strict=False):
             # New calls are added at the top, pushing every report down. A page answered
             # before a push that its predecessor already saw (a smaller total) leaves a
@@ -262,7 +326,8 @@ class CallReportPager:
         )
 
     def __aiter__(self) -> AsyncIterator[CallReport]:
-        walker = _PageWalker(self._fetch, self._concurrency, self._start)
+        whole = self._max_items is None
+        walker = _PageWalker(self._fetch, self._concurrency, self._start, whole=whole)
         return _ItemIterator(walker, self._max_items)
 
     def pages(self) -> AsyncIterator[CallReportsPage]:
@@ -270,4 +335,6 @@ class CallReportPager:
 
         Yields [`CallReportsPage`][voipano_async.CallReportsPage] objects.
         """
-        return _PageWalker(self._fetch, self._concurrency, self._start)
+        return _PageWalker(
+            self._fetch, self._concurrency, self._start, whole=self._max_items is None
+        )
