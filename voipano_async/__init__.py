@@ -53,6 +53,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._aiohttp import DefaultAioHttpClient
+    from ._dataset import DatasetError, ReportDataset, RunCounts, harvest_dataset
     from ._twins import AudioStreamSync, CallReportIterator
     from ._voipano import Voipano
 
@@ -63,6 +64,11 @@ _LAZY = {
     "AudioStreamSync": "_twins",
     "CallReportIterator": "_twins",
     "DefaultAioHttpClient": "_aiohttp",
+    # The dataset (sqlite3) only when it is used.
+    "DatasetError": "_dataset",
+    "ReportDataset": "_dataset",
+    "RunCounts": "_dataset",
+    "harvest_dataset": "_dataset",
     "Voipano": "_voipano",
 }
 
@@ -87,6 +93,7 @@ __all__ = [
     "CallReportPager",
     "CallReportsPage",
     "CallResult",
+    "DatasetError",
     "DefaultAioHttpClient",
     "InsufficientCreditError",
     "InvalidPhoneNumberError",
@@ -97,9 +104,11 @@ __all__ = [
     "RateLimitError",
     "RawResult",
     "ReadOptions",
+    "ReportDataset",
     "RequestOptions",
     "ResponseMeta",
     "RetryPolicy",
+    "RunCounts",
     "ServerError",
     "Service",
     "ServiceList",
@@ -112,6 +121,7 @@ __all__ = [
     "Voipano",
     "VoipanoError",
     "__version__",
+    "harvest_dataset",
     "mask_phone_number",
     "normalize_phone_number",
 ]

@@ -258,29 +258,50 @@ def download_recordings(
 @dest_option("harvest", "The directory for reports.jsonl and recordings/ (created if missing).")
 @concurrency_option("Downloads (and page fetches) at once.")
 @click.option("--per-page", type=click.IntRange(min=1), help="Reports per request.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Merge every report into this SQLite dataset (created if missing) instead of "
+    "writing DEST/reports.jsonl: one row per report, new/changed/unchanged counted, an "
+    "interrupted run resumed where it stopped, recordings it holds not downloaded again.",
+)
 @resumes_option
 @pass_settings
 def harvest(
-    settings: runtime.Settings, dest: Path, concurrency: int, per_page: int | None, resumes: int
+    settings: runtime.Settings,
+    dest: Path,
+    concurrency: int,
+    per_page: int | None,
+    db: Path | None,
+    resumes: int,
 ) -> None:
     """Export every report to DEST/reports.jsonl and every recording to DEST/recordings/.
 
     Resumable: recordings already downloaded are skipped, and the export is replaced
     only once it is complete. A page that fails on the network, a 429 or a 5xx does not
     end the walk: it resumes from the first page not yet written (--resumes times).
+    With --db, the reports go into a SQLite dataset that every run keeps current.
     """
     export, saved = dest / "reports.jsonl", dest / "recordings"
     check_harvest(dest, export, saved)
+    dataset = None if db is None else runtime.open_dataset(db)
     spec = Walk(
-        rows=render.ReportRows("jsonl"),
-        export=export,
+        rows=None if dataset is not None else render.ReportRows("jsonl"),
+        export=None if dataset is not None else export,
         downloads=saved,
         per_page=per_page,
         concurrency=concurrency,
         resumes=resumes,
+        dataset=dataset,
     )
-    tally = _walk(settings, spec)
-    render.walk_summary(tally, dest=saved, export=export, quiet=settings.quiet)
+    try:
+        tally = _walk(settings, spec)
+    finally:
+        if dataset is not None:
+            dataset.close()
+    render.walk_summary(
+        tally, dest=saved, export=export if dataset is None else None, quiet=settings.quiet
+    )
     runtime.exit_on_failures(tally.failures)
 
 

@@ -33,6 +33,7 @@ from voipano_async import (
     UnexpectedResponseError,
 )
 from voipano_async._config import DEFAULT_CONCURRENCY
+from voipano_async._dataset import ReportDataset, RunCounts
 from voipano_async._files import commit_partial, discard_partial, partial_path, remove_partials
 from voipano_async._taskgroup import FirstErrorGroup
 
@@ -73,6 +74,8 @@ class Tally:
     bytes: int = 0
     failures: list[tuple[str, str]] = attrs.field(factory=list)
     started: float = attrs.field(factory=time.monotonic)
+    # What the run did to the dataset (--db), once it is finished.
+    dataset: RunCounts | None = None
 
     @property
     def elapsed(self) -> float:
@@ -105,7 +108,9 @@ class Walk:
     """One walk over the call reports, and what it does with them.
 
     ``rows`` exports the reports (to ``export``, or standard output when that is
-    ``None``); ``downloads`` saves their recordings into that directory. After a page
+    ``None``); ``dataset`` merges them into a SQLite dataset, page by page, resuming an
+    interrupted run where it stopped; ``downloads`` saves their recordings into that
+    directory (with ``dataset``, those it records). After a page
     fails with a network error, a 429 or a 5xx, the walk resumes from the first page not
     yet written, up to ``resumes`` times in all.
     """
@@ -117,6 +122,7 @@ class Walk:
     per_page: int | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     resumes: int = 0
+    dataset: ReportDataset | None = None
 
 
 def recording_path(directory: Path, report: CallReport) -> Path:
@@ -232,6 +238,8 @@ async def walk(client: AsyncVoipano, spec: Walk, progress: Progress) -> Tally:
                 tally = await _walk(client, spec, writer, progress)
             if writer is not None:
                 await writer.commit()
+            if spec.dataset is not None:
+                tally.dataset = await spec.dataset.finish_run()
         except BaseException:
             if writer is not None:
                 writer.abort()
@@ -255,6 +263,9 @@ async def _walk(
         tally.reports += len(fresh)
         if writer is not None:
             await writer.write(fresh)
+        if spec.dataset is not None:
+            # One transaction: the page's reports and the page number, committed together.
+            await spec.dataset.merge_page(page.pagination.page, fresh)
         progress.pages(
             tally.pages, page.pagination.last_page, tally.reports, page.pagination.total
         )
@@ -265,7 +276,9 @@ async def _walk(
                     await send.send(report)
 
     async def produce(send: anyio.abc.ObjectSendStream[CallReport]) -> None:
-        written = 0  # the last page written; pages fetched but not yet yielded don't count
+        # The last page written; pages fetched but not yet yielded don't count. A dataset
+        # goes on after the page its interrupted run committed last.
+        written = 0 if spec.dataset is None else await spec.dataset.start_run()
         resumed = 0
         async with send:
             while True:
@@ -291,7 +304,7 @@ async def _walk(
     ) -> None:
         async with worker_receive:
             async for report in worker_receive:
-                await _download_one(client, report, directory, tally)
+                await _download_one(client, report, directory, tally, spec.dataset)
                 done = tally.downloaded + tally.skipped + len(tally.failures)
                 progress.files(done, queued, tally.bytes)
 
@@ -310,17 +323,28 @@ async def _walk(
 
 
 async def _download_one(
-    client: AsyncVoipano, report: CallReport, directory: Path, tally: Tally
+    client: AsyncVoipano,
+    report: CallReport,
+    directory: Path,
+    tally: Tally,
+    dataset: ReportDataset | None = None,
 ) -> None:
+    if dataset is not None and await dataset.has_recording(report.id):
+        tally.skipped += 1
+        return
     target = recording_path(directory, report)
     if await anyio.to_thread.run_sync(target.exists):
         # Saves are atomic: a file under its final name is always complete.
         tally.skipped += 1
+        if dataset is not None:
+            await dataset.add_recording(report.id, target)
         return
     try:
         path = await client.download_call_recording(report, target)
         size = (await anyio.to_thread.run_sync(path.stat)).st_size
         tally.bytes += size  # after the await: other downloads add theirs meanwhile
         tally.downloaded += 1
+        if dataset is not None:
+            await dataset.add_recording(report.id, path)
     except Exception as exc:
         tally.failures.append((report.call_details_record_id, f"{type(exc).__name__}: {exc}"))

@@ -177,6 +177,15 @@ def walk_summary(tally: Tally, *, dest: Path, export: Path | None, quiet: bool) 
         lines = []
         if export is not None:
             lines.append(f"reports     {tally.reports} ({tally.pages} pages) -> {export}")
+        counts = tally.dataset
+        if counts is not None:
+            resumed = (
+                f", resumed after page {counts.resumed_after}" if counts.resumed_after else ""
+            )
+            lines.append(
+                f"reports     {counts.new} new, {counts.changed} changed, "
+                f"{counts.unchanged} unchanged ({tally.pages} pages{resumed})"
+            )
         lines += [
             f"recordings  {tally.downloaded} downloaded, {tally.skipped} already there -> {dest}",
             f"bytes       {human_bytes(tally.bytes)}",

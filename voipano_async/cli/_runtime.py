@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import signal
+import sqlite3
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +31,7 @@ from voipano_async import (
     VoipanoError,
     normalize_phone_number,
 )
+from voipano_async._dataset import DatasetError, ReportDataset
 from voipano_async._logs import ENV_HANDLER
 from voipano_async._taskgroup import FirstErrorGroup
 
@@ -346,6 +348,14 @@ def serve(
         interruptible(main)
     except OSError as exc:
         fail(f"cannot serve on {host}:{port}: {exc}")
+
+
+def open_dataset(path: Path) -> ReportDataset:
+    """harvest's --db, opened and checked before any request: a usage error if unusable."""
+    try:
+        return ReportDataset(path)
+    except (DatasetError, sqlite3.Error, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from None
 
 
 def speaks_unicode(stream: object) -> bool:
