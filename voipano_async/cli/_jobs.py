@@ -35,6 +35,7 @@ from voipano_async import (
 from voipano_async._config import DEFAULT_CONCURRENCY
 from voipano_async._dataset import ReportDataset, RunCounts
 from voipano_async._files import commit_partial, discard_partial, partial_path, remove_partials
+from voipano_async._pager import _RecentIds, remembered
 from voipano_async._taskgroup import FirstErrorGroup
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# The page size assumed when the server chooses it (the API's default is not published).
+_SERVER_PAGE = 100
 _RECORDING = "recording-"  # the start of every saved recording's name
 
 # Reports as export text: the writer asks it for each page, in order.
@@ -253,12 +256,16 @@ async def _walk(
     tally = Tally()
     queued = 0
 
-    seen: set[str] = set()  # kept across resumptions: no report is written twice
+    # Kept across resumptions, so that no report a shift repeats is written twice: the
+    # latest reports' ids, as the pager keeps them (flat memory, however long the walk);
+    # a dataset (--db) merges by id, so a repeat from further back changes nothing there.
+    seen = _RecentIds(2 * remembered(spec.concurrency, spec.per_page or _SERVER_PAGE))
 
     async def take(page: CallReportsPage, send: anyio.abc.ObjectSendStream[CallReport]) -> None:
         nonlocal queued
         fresh = [r for r in page.items if r.id not in seen]
-        seen.update(r.id for r in fresh)
+        for report in fresh:
+            seen.add(report.id)
         tally.pages += 1
         tally.reports += len(fresh)
         if writer is not None:
