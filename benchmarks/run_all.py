@@ -20,7 +20,7 @@ from typing import Any
 
 import _common
 
-BENCHMARKS = ["overhead", "sockets", "harvest", "decode", "download", "importtime"]
+BENCHMARKS = ["overhead", "sockets", "harvest", "dataset", "decode", "download", "importtime"]
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ CREATE TABLE reports (
     has_recording INTEGER NOT NULL,
     recording_url TEXT,
     extra TEXT NOT NULL,          -- the keys the SDK does not model, as a JSON object
-    content_hash TEXT NOT NULL,   -- SHA-256 of the report as sent: tells "changed"
+    content_hash TEXT NOT NULL,   -- SHA-256 of the report's content: tells "changed"
     first_seen TEXT NOT NULL,     -- UTC, ISO 8601
     last_seen TEXT NOT NULL,
     changed_at TEXT               -- when its content last changed, NULL if never
@@ -76,15 +76,6 @@ CREATE INDEX reports_first_seen ON reports (first_seen);
 
 # From version N to N + 1: the statements that migrate a file, in order.
 _MIGRATIONS: dict[int, str] = {}
-
-_MODELLED = (
-    "id",
-    "call_details_record_id",
-    "call_source",
-    "call_destination",
-    "has_recording",
-    "recording_url",
-)
 
 
 class DatasetError(Exception):
@@ -237,23 +228,20 @@ class ReportDataset:
     def _merge_page(self, page: int, reports: list[CallReport]) -> None:
         now = _now()
         rows = []
+        dumps, sha256 = json.dumps, hashlib.sha256
         for report in reports:
-            data = report.to_dict()
-            text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-            extra = {k: v for k, v in data.items() if k not in _MODELLED}
-            rows.append(
-                (
-                    report.id,
-                    report.call_details_record_id,
-                    report.call_source,
-                    report.call_destination,
-                    int(report.has_recording),
-                    report.recording_url,
-                    json.dumps(extra, ensure_ascii=False),
-                    hashlib.sha256(text.encode()).hexdigest(),
-                    now,
-                )
+            modelled = (
+                report.id,
+                report.call_details_record_id,
+                report.call_source,
+                report.call_destination,
+                int(report.has_recording),
+                report.recording_url,
             )
+            # The unmodelled keys in the server's order: the same answer, the same text.
+            extra = dumps(dict(report.extra), ensure_ascii=False, default=str)
+            content = sha256(f"{modelled!r}{extra}".encode()).hexdigest()
+            rows.append((*modelled, extra, content, now))
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -282,9 +270,11 @@ class ReportDataset:
                 [(*row[1:], now, row[0]) for row in changed],
             )
             same = [row[0] for row in rows if row[0] in known and known[row[0]] == row[7]]
-            db.executemany(
-                "UPDATE reports SET last_seen = ? WHERE id = ?", [(now, i) for i in same]
-            )
+            if same:  # one statement for the page's unchanged reports
+                db.execute(
+                    f"UPDATE reports SET last_seen = ? WHERE id IN ({','.join('?' * len(same))})",
+                    [now, *same],
+                )
             counts = self.counts
             counts.new += len(new)
             counts.changed += len(changed)

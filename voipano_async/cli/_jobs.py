@@ -22,6 +22,7 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 import attrs
+from anyio.streams.memory import MemoryObjectSendStream
 
 from voipano_async import (
     APIConnectionError,
@@ -51,6 +52,8 @@ __all__ = [
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 # The page size assumed when the server chooses it (the API's default is not published).
 _SERVER_PAGE = 100
+# Pages the walk may fetch ahead of the dataset's writer.
+_PAGES_AHEAD = 64
 _RECORDING = "recording-"  # the start of every saved recording's name
 
 # Reports as export text: the writer asks it for each page, in order.
@@ -261,6 +264,9 @@ async def _walk(
     # a dataset (--db) merges by id, so a repeat from further back changes nothing there.
     seen = _RecentIds(2 * remembered(spec.concurrency, spec.per_page or _SERVER_PAGE))
 
+    to_dataset: MemoryObjectSendStream[tuple[int, list[CallReport]]] | None = None
+    written_all = anyio.Event()
+
     async def take(page: CallReportsPage, send: anyio.abc.ObjectSendStream[CallReport]) -> None:
         nonlocal queued
         fresh = [r for r in page.items if r.id not in seen]
@@ -270,9 +276,9 @@ async def _walk(
         tally.reports += len(fresh)
         if writer is not None:
             await writer.write(fresh)
-        if spec.dataset is not None:
-            # One transaction: the page's reports and the page number, committed together.
-            await spec.dataset.merge_page(page.pagination.page, fresh)
+        if to_dataset is not None:
+            # Merged by the writer, off the walk's path: the walk fetches on meanwhile.
+            await to_dataset.send((page.pagination.page, fresh))
         progress.pages(
             tally.pages, page.pagination.last_page, tally.reports, page.pagination.total
         )
@@ -306,6 +312,19 @@ async def _walk(
                     resumed += 1
                     progress.resuming(written + 1, resumed, spec.resumes, exc)
 
+    async def write_pages(
+        dataset: ReportDataset,
+        pages_in: anyio.abc.ObjectReceiveStream[tuple[int, list[CallReport]]],
+    ) -> None:
+        # One transaction a page: its reports and its number, committed together, in
+        # order; a page not yet committed when the walk is stopped is walked again.
+        try:
+            async with pages_in:
+                async for number, reports in pages_in:
+                    await dataset.merge_page(number, reports)
+        finally:
+            written_all.set()
+
     async def download(
         directory: Path, worker_receive: anyio.abc.ObjectReceiveStream[CallReport]
     ) -> None:
@@ -321,11 +340,24 @@ async def _walk(
         send, receive = anyio.create_memory_object_stream[CallReport](max_buffer_size=256)
         # The walk's own failure (the body, order 0) wins over the download workers'.
         async with FirstErrorGroup() as group:
+            if spec.dataset is not None:
+                pages_out, pages_in = anyio.create_memory_object_stream[
+                    tuple[int, list[CallReport]]
+                ](max_buffer_size=_PAGES_AHEAD)
+                to_dataset = pages_out
+                group.start_soon(write_pages, spec.dataset, pages_in, order=0)
             if spec.downloads is not None:
                 for _ in range(spec.concurrency):
                     group.start_soon(download, spec.downloads, receive.clone(), order=1)
             receive.close()
-            await produce(send)
+            try:
+                await produce(send)
+            finally:
+                if to_dataset is not None:
+                    # The writer commits what is queued, then ends: pages walked before a
+                    # failure are kept (a cancellation does not wait for them).
+                    to_dataset.close()
+                    await written_all.wait()
     return tally
 
 
