@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.anyio
 
 
 def rows(path: Path, query: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         return db.execute(query).fetchall()
 
 
@@ -121,13 +122,12 @@ def test_a_file_that_is_not_our_dataset_is_refused_untouched(
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
-        with sqlite3.connect(path) as db:
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
             if content == "newer":
                 db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION + 1,))
             else:
                 db.execute("CREATE TABLE invoices (id INTEGER)")
-        db.close()
     before = path.read_bytes()
 
     done = subprocess.run(
@@ -198,7 +198,7 @@ async def test_the_guide_s_schema_and_queries_are_the_dataset_s(tmp_path: Path) 
     async with VoipanoSandbox(reports=50).client() as client:
         await harvest_dataset(client, db, recordings=tmp_path / "recordings")
 
-    with sqlite3.connect(db) as connection:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
         shown = {
             name: " ".join(sql.split())
             for name, sql in connection.execute(
