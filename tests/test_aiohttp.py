@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gc
 import json
-import subprocess
-import sys
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -32,7 +30,7 @@ from voipano_async import (
 from voipano_async.testing import VoipanoSandbox
 
 from . import samples
-from .conftest import FAST, ROOT, TOKEN
+from .conftest import FAST, TOKEN, run_python
 from .loopback import head, serve
 
 pytestmark = pytest.mark.anyio
@@ -213,15 +211,7 @@ def test_without_aiohttp_the_import_names_the_extra() -> None:
         "except ImportError as exc:\n"
         "    print(exc)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.splitlines() == [
+    assert run_python(script).splitlines() == [
         "False",
         "DefaultAioHttpClient needs the aiohttp extra: pip install 'voipano-async[aiohttp]'",
     ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar, Unpack
 
-from ._exceptions import VoipanoError
 from ._models import CallOtpResult, CallResult
 from ._phone import normalize_phone_number
 from ._transport import Transport
@@ -114,19 +113,4 @@ class ChargedCalls:
             options=options,
             operation=path[1:].replace("-", "_"),  # "/call-otp": call_otp
         )
-        guard = transport.guard
-        price = guard.reserve(path)
-        try:
-            result = await transport.call(call, cl)
-        except VoipanoError as error:
-            guard.settle(path, price, None, placed=error.may_have_been_placed)
-            raise
-        except BaseException:
-            # Cancelled (or failed otherwise): counted, to stay under the limit, unless
-            # the call provably never reached the server (still queued for a slot or a
-            # rate-limit token, or waiting out a 429 that refused it). The cancellation
-            # goes on as it came.
-            guard.settle(path, price, None, placed=call.in_doubt)
-            raise
-        guard.settle(path, price, result.billing, placed=True)
-        return result
+        return await transport.charged_call(call, path, cl)

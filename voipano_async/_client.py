@@ -19,7 +19,6 @@ import httpx2
 
 from . import _config, _logs
 from ._calls import ChargedCalls
-from ._exceptions import VoipanoError
 from ._models import RawResult
 from ._pool import Pool
 from ._ratelimit import RateLimiter
@@ -394,18 +393,7 @@ class AsyncVoipano(ClientSettings, ChargedCalls, Reads):
         )
         if not charged:
             return await transport.call(call, RawResult)
-        guard = transport.guard
-        price = guard.reserve(path)
-        try:
-            result = await transport.call(call, RawResult)
-        except VoipanoError as error:
-            guard.settle(path, price, None, placed=error.may_have_been_placed)
-            raise
-        except BaseException:
-            guard.settle(path, price, None, placed=call.in_doubt)
-            raise
-        guard.settle(path, price, result.billing, placed=True)
-        return result
+        return await transport.charged_call(call, path, RawResult)
 
     async def aclose(self) -> None:
         """Close the client and the connection pool it opened; closing twice is harmless."""

@@ -193,9 +193,10 @@ class ReportDataset:
     def _start_run(self) -> int:
         row = self._db.execute(
             "SELECT id, last_page, reports_new, reports_changed, reports_unchanged, "
-            "recordings_saved FROM runs ORDER BY id DESC LIMIT 1"
+            "recordings_saved FROM runs WHERE finished_at IS NULL "
+            "AND id = (SELECT max(id) FROM runs)"
         ).fetchone()
-        if row is not None and row[0] is not None and self._unfinished(row[0]):
+        if row is not None:  # the last run was interrupted: go on with it
             self.run_id = row[0]
             new, changed, unchanged, saved = row[2:]
             self.counts = RunCounts(new, changed, unchanged, saved, resumed_after=row[1])
@@ -204,10 +205,6 @@ class ReportDataset:
         self.run_id = cursor.lastrowid
         self.counts = RunCounts()
         return 0
-
-    def _unfinished(self, run_id: int) -> bool:
-        found = self._db.execute("SELECT finished_at FROM runs WHERE id = ?", (run_id,))
-        return bool(found.fetchone()[0] is None)
 
     async def finish_run(self) -> RunCounts:
         """Mark the run done: the next one starts from the first page."""

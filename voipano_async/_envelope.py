@@ -16,7 +16,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -118,37 +118,25 @@ def decode_result(
     result's ``meta`` from its fields as read (so that it may quote the answer's own
     ``request_id``) and the notes of what drifted.
     """
-    status = response.status_code
+    if cl is RawResult:  # client.request(): its data as sent
+        raw: T = decode_raw(  # type: ignore[assignment]
+            response,
+            charged=charged,
+            strict=strict,
+            redact=redact,
+            content=content,
+            meta_of=meta_of,
+        )
+        return raw
     body = _answer_object(response, content, charged=charged, redact=redact)
     shape = _ENVELOPES.get((cl, charged and strict)) or _envelope_of(cl, charged and strict)
     read = CONVERTERS.hook(shape)  # a "result" without billing: TypeError, no misfit
-    envelope: Envelope[T] | None = None
-    notes: tuple[str, ...] = ()
-    problems: list[str] = []
-    try:
-        envelope = read(body, shape)  # the published shape, read at full speed
-    except Exception:
-        # Strictly, explained; else read tolerantly: mended where that is lossless.
-        try:
-            if strict:
-                problems = CONVERTERS.explain(body, shape)
-            else:
-                nullable = _PLACED if charged else ()
-                envelope, notes = CONVERTERS.read_tolerantly(body, shape, nullable=nullable)
-        except ShapeError as exc:
-            problems = exc.problems
+    nullable = _PLACED if charged else ()
+    envelope, notes, problems = _read(read, body, shape, strict=strict, nullable=nullable)
     if envelope is not None and envelope.billing is not FREE:
         problems = _negative_charges(envelope.billing)
     if envelope is None or problems:
-        error = UnexpectedResponseError(
-            f"the server's answer does not fit {cl.__name__}",
-            status_code=status,
-            problems=problems,
-            body=body,
-            may_have_been_placed=charged,
-        )
-        error.request_id = request_id_of(response.headers, body, redact)
-        raise error
+        raise _misfit(response, cl.__name__, problems, body, charged=charged, redact=redact)
     if charged and envelope.billing is None and not notes:
         said = shown(body.get("billing", ABSENT))
         notes = (f"$.billing: {said}, so the published price is counted as spent",)
@@ -158,6 +146,50 @@ def decode_result(
     billing = envelope.billing if charged else envelope.billing or FREE
     result: T = cl(**fields, billing=billing)  # type: ignore[call-arg]
     return result
+
+
+def _read(
+    read: Callable[[Any, Any], Any],
+    value: object,
+    shape: Any,
+    *,
+    strict: bool,
+    nullable: Sequence[tuple[str, ...]] = (),
+) -> tuple[Any, tuple[str, ...], list[str]]:
+    """``value`` read as ``shape``: what was read (``None`` when it does not fit), the
+    notes of what drifted, and the problems. Exact first, at full speed; then strictly,
+    explained, or tolerantly, mended where that is lossless."""
+    try:
+        return read(value, shape), (), []
+    except Exception:
+        try:
+            if strict:
+                return None, (), CONVERTERS.explain(value, shape)
+            found, notes = CONVERTERS.read_tolerantly(value, shape, nullable=nullable)
+            return found, notes, []
+        except ShapeError as exc:
+            return None, (), exc.problems
+
+
+def _misfit(
+    response: httpx2.Response,
+    what: str,
+    problems: list[str],
+    body: object,
+    *,
+    charged: bool,
+    redact: str | None,
+) -> UnexpectedResponseError:
+    """The error for an answer that does not fit ``what``, with the server's request id."""
+    error = UnexpectedResponseError(
+        f"the server's answer does not fit {what}",
+        status_code=response.status_code,
+        problems=problems,
+        body=body,
+        may_have_been_placed=charged,
+    )
+    error.request_id = request_id_of(response.headers, body, redact)
+    return error
 
 
 def _answer_object(
@@ -211,31 +243,13 @@ def decode_raw(
     """
     body = _answer_object(response, content, charged=charged, redact=redact)
     said = {key: body[key] for key in ("ok", "billing") if key in body}
-    notes: tuple[str, ...] = ()
-    problems: list[str] = []
-    envelope: RawEnvelope | None = None
-    try:
-        envelope = CONVERTERS.hook(RawEnvelope)(said, RawEnvelope)
-    except Exception:
-        try:
-            if strict:
-                problems = CONVERTERS.explain(said, RawEnvelope)
-            else:
-                envelope, notes = CONVERTERS.read_tolerantly(said, RawEnvelope)
-        except ShapeError as exc:
-            problems = exc.problems
+    read = CONVERTERS.hook(RawEnvelope)
+    envelope, notes, problems = _read(read, said, RawEnvelope, strict=strict)
     if envelope is not None:
         problems = _negative_charges(envelope.billing)
     if envelope is None or problems:
-        error = UnexpectedResponseError(
-            "the server's answer does not fit the envelope {ok, data, billing}",
-            status_code=response.status_code,
-            problems=problems,
-            body=body,
-            may_have_been_placed=charged,
-        )
-        error.request_id = request_id_of(response.headers, body, redact)
-        raise error
+        what = "the envelope {ok, data, billing}"
+        raise _misfit(response, what, problems, body, charged=charged, redact=redact)
     billing = envelope.billing
     if billing is None and charged and not notes:
         said_billing = shown(body.get("billing", ABSENT))

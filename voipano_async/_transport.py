@@ -15,23 +15,16 @@ import re
 import time
 from collections.abc import AsyncGenerator, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
 
 from . import _config
 from ._body import read_body, with_body
-from ._envelope import (
-    api_error,
-    decode_error_body,
-    decode_raw,
-    decode_result,
-    html_page,
-    request_id_of,
-)
+from ._envelope import api_error, decode_error_body, decode_result, html_page, request_id_of
 from ._exceptions import UnexpectedResponseError, VoipanoError
-from ._models import RawResult, ResponseMeta
+from ._models import Answer, ResponseMeta
 from ._phone import mask_phone_numbers
 from ._pool import Pool
 from ._redact import Redactor
@@ -44,6 +37,7 @@ from ._telemetry import NO_RECORD, CallRecord
 __all__ = ["Call", "StreamHandle", "Transport", "iter_chunks"]
 
 T = TypeVar("T")
+A = TypeVar("A", bound=Answer)
 _NONE: Mapping[str, Any] = MappingProxyType({})
 
 logger = logging.getLogger("voipano_async")
@@ -131,6 +125,26 @@ class Transport:
         call = self.prepare(method, path, params=params, options=options, operation=operation)
         return await self.call(call, cl)
 
+    async def charged_call(self, call: Call, path: str, cl: type[A]) -> A:
+        """Send a charged call within the spend guard: its price reserved first, settled
+        with the answer's billing, or as placed or not when there is none."""
+        guard = self.guard
+        price = guard.reserve(path)
+        try:
+            result = await self.call(call, cl)
+        except VoipanoError as error:
+            guard.settle(path, price, None, placed=error.may_have_been_placed)
+            raise
+        except BaseException:
+            # Cancelled (or failed otherwise): counted, to stay under the limit, unless
+            # the call provably never reached the server (still queued for a slot or a
+            # rate-limit token, or waiting out a 429 that refused it). The cancellation
+            # goes on as it came.
+            guard.settle(path, price, None, placed=call.in_doubt)
+            raise
+        guard.settle(path, price, result.billing, placed=True)
+        return result
+
     async def call(self, call: Call, cl: type[T]) -> T:
         """Send a prepared call and decode its answer into ``cl``, within the call's span."""
         record = call.record = self.pool.telemetry.start(call.operation, call.endpoint)
@@ -140,18 +154,6 @@ class Transport:
             started = time.perf_counter()
 
             def read(response: httpx2.Response, content: bytes | None) -> T:
-                if cl is RawResult:  # client.request(): data as sent
-                    raw = decode_raw(
-                        response,
-                        charged=call.charged,
-                        redact=self.redactor.secret,
-                        content=content,
-                        strict=self.settings.strict_responses,
-                        meta_of=lambda fields, drift: self._meta(
-                            response, call.attempts, started, fields.get("request_id"), drift
-                        ),
-                    )
-                    return cast(T, raw)
                 return decode_result(
                     response,
                     cl,
