@@ -7,6 +7,7 @@ drift noted.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,12 @@ async def _every_endpoint(client: AsyncVoipano) -> dict[str, Any]:
     return found
 
 
-async def test_every_endpoint_reads_alike_in_either_dialect() -> None:
+async def test_every_endpoint_reads_alike_in_either_dialect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A placed call's report starts "now": both runs must see the same second.
+    now = dt.datetime(2026, 12, 7, 12, 0, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr("voipano_async.testing._endpoints._utcnow", lambda: now)
     published, php = VoipanoSandbox(seed=7), VoipanoSandbox(seed=7, dialect="php")
     async with published.client() as client:
         exact = await _every_endpoint(client)

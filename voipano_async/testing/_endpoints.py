@@ -25,6 +25,11 @@ ROUTES: dict[tuple[str, str], str] = {}
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 
+def _utcnow() -> dt.datetime:
+    """When a call placed now starts (whole seconds, UTC); tests may fix it."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
 def route(method: str, path: str) -> Callable[[_Handler], _Handler]:
     """Make the decorated method the handler of ``method path``."""
 
@@ -183,7 +188,7 @@ class Endpoints:
             source=source,
             destination=destination,
             has_recording=has_recording,
-            started=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            started=_utcnow(),
             **extra,
         )
         self.reports.insert(0, report)
