@@ -303,6 +303,7 @@ def served_sandbox(
     latency: float = 0.0,
     recording_seconds: float = 2.0,
     warm_recording: bool = False,
+    random_ids: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Run ``_sandbox_server.py`` in a subprocess; yield what it printed (``base_url``, ...).
 
@@ -321,6 +322,8 @@ def served_sandbox(
     ]
     if warm_recording:
         command.append("--warm-recording")
+    if random_ids:
+        command.append("--random-ids")
     with served_process(command, "the sandbox server") as found:
         yield found
 

@@ -3,13 +3,15 @@
 Prints one JSON line (``base_url``, ``token``, ``recording_cdr``, ``recording_bytes``)
 once listening, then serves until its standard input is closed.
 
-Run: ``python benchmarks/_sandbox_server.py --reports 10000 --latency 0.02``.
+Run: ``python benchmarks/_sandbox_server.py --reports 10000 --latency 0.02``
+(``--random-ids``: report ids in no order, where the API's grow with time).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 
 import anyio
@@ -21,6 +23,12 @@ from voipano_async.testing import VoipanoSandbox
 
 async def serve(args: argparse.Namespace) -> None:
     sandbox = VoipanoSandbox(reports=args.reports)
+    if args.random_ids:
+        # Ids in no order (the API's, like the sandbox's, grow with time): the worst case
+        # for an index on them.
+        rng = random.Random(1)
+        for report in sandbox.reports:
+            report["id"] = report["call_details_record_id"] = f"{rng.getrandbits(96):024x}"
     sandbox.recording_seconds = args.recording_seconds
     cdr = next(r["call_details_record_id"] for r in sandbox.reports if r["has_recording"])
     async with sandbox.serve() as base_url:
@@ -56,6 +64,7 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.0)
     p.add_argument("--recording-seconds", type=float, default=2.0)
     p.add_argument("--warm-recording", action="store_true")
+    p.add_argument("--random-ids", action="store_true")
     anyio.run(serve, p.parse_args(), backend="asyncio")
 
 

@@ -13,10 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 
 from voipano_async import RunCounts, ServerError, harvest_dataset
-from voipano_async._dataset import SCHEMA_VERSION
+from voipano_async._dataset import SCHEMA_VERSION, ReportDataset
 from voipano_async.testing import Fault, VoipanoSandbox
 
 pytestmark = pytest.mark.anyio
@@ -105,6 +106,43 @@ async def test_an_interrupted_run_resumes_after_its_last_committed_page(tmp_path
     assert asked == [10]  # nothing up to the committed page again
     assert rows(db, "SELECT count(*), count(DISTINCT id) FROM reports") == [(100, 100)]
     assert rows(db, "SELECT count(*), min(finished_at IS NOT NULL) FROM runs") == [(1, 1)]
+
+
+async def test_pages_committed_together_count_a_repeated_report_once(tmp_path: Path) -> None:
+    # The writer commits the pages waiting for it in one transaction: a report that a
+    # later page of the same batch repeats meets its first copy, as across transactions.
+    sandbox = VoipanoSandbox(reports=30)
+    async with sandbox.client() as client:
+        page = await client.call_reports_page(1, per_page=10)
+        later = await client.call_reports_page(2, per_page=10)
+    dataset = ReportDataset(tmp_path / "calls.db")
+    try:
+        await dataset.start_run()
+        await dataset.merge_pages([(1, page.items), (2, [*later.items, page.items[0]])])
+        counts = await dataset.finish_run()
+    finally:
+        dataset.close()
+    assert (counts.new, counts.changed, counts.unchanged) == (20, 0, 1)
+    assert rows(tmp_path / "calls.db", "SELECT last_page, reports_new FROM runs") == [(2, 20)]
+    assert rows(tmp_path / "calls.db", "SELECT count(DISTINCT id) FROM reports") == [(20,)]
+
+
+async def test_a_failed_commit_counts_nothing(tmp_path: Path) -> None:
+    sandbox = VoipanoSandbox(reports=10)
+    async with sandbox.client() as client:
+        page = await client.call_reports_page(1, per_page=10)
+    dataset = ReportDataset(tmp_path / "calls.db")
+    try:
+        await dataset.start_run()
+        broken = attrs.evolve(page.items[3], call_details_record_id=None)  # NOT NULL
+        with pytest.raises(sqlite3.IntegrityError):
+            await dataset.merge_pages([(1, [*page.items[:3], broken])])
+        assert dataset.counts == RunCounts()
+        await dataset.merge_pages([(1, page.items)])
+        assert dataset.counts == RunCounts(new=10)
+    finally:
+        dataset.close()
+    assert rows(tmp_path / "calls.db", "SELECT count(*) FROM reports") == [(10,)]
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,29 @@ async def test_a_client_class_that_builds_its_own_requests_is_asked_to() -> None
     assert seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": 3, "limit": 100},
+        {"name": "علی رضا", "q": "a&b=c d+e/f?g#h", "empty": ""},
+        {"flag": True, "off": False, "none": None, "many": ["1", "2"], "ratio": 0.5},
+        {"page": 1, "tag": "x", "n": -7},
+    ],
+)
+async def test_a_query_is_sent_as_httpx2_would_encode_it(query: dict[str, object]) -> None:
+    # Plain str/int queries take a shorter path to the URL; any query must come out as
+    # httpx2's own encoding of it.
+    seen: list[httpx2.Request] = []
+    async with (
+        recording_client(seen) as http,
+        AsyncVoipano(TOKEN, http_client=http, retry=FAST) as client,
+    ):
+        await client.request("GET", "/balance", params=query)
+    expected = httpx2.Request("GET", f"{BASE_URL}/balance", params=query).url
+    assert seen[0].url == expected
+    assert seen[0].url.raw_path == expected.raw_path
+
+
 async def test_a_per_call_timeout_reaches_the_request_and_the_default_stays() -> None:
     seen: list[httpx2.Request] = []
     async with (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
+import re
 import wave
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from voipano_async import (
 )
 from voipano_async.testing import Fault, VoipanoSandbox
 from voipano_async.testing._inprocess import IN_PROCESS_URL, InProcessTransport
+from voipano_async.testing._vendor import SAMPLE_CDR_ID
 
 from . import samples
 from .conftest import FAST
@@ -170,6 +173,21 @@ async def test_seeded_data_is_deterministic() -> None:
     page = await first.client().call_reports_page(per_page=5)
     again = await second.client().call_reports_page(per_page=5)
     assert page == again
+
+
+async def test_report_ids_grow_with_time_as_the_api_s_do() -> None:
+    # The API's ids are MongoDB ObjectIds: the first 8 hex digits are the creation's seconds.
+    sandbox = VoipanoSandbox(reports=50)
+    async with sandbox.client() as client:
+        await client.call_otp("09123456789")
+        walked = [report async for report in client.call_reports()]
+    for report in walked:
+        started = dt.datetime.fromisoformat(report.extra["started_at"])
+        assert re.fullmatch(r"[0-9a-f]{24}", report.id)
+        if report.id != SAMPLE_CDR_ID:  # the vendor's published sample, kept as printed
+            assert int(report.id[:8], 16) == int(started.timestamp())
+    ids = [report.id for report in walked if report.id != SAMPLE_CDR_ID]
+    assert ids == sorted(ids, reverse=True)  # newest first, as the API lists them
 
 
 async def test_recordings_are_real_wav(

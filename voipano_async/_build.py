@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx2
 
@@ -21,6 +22,19 @@ __all__ = ["RequestBuilder"]
 # Paths whose parsed URL is kept; ids make more of them, and those are parsed each time.
 _URL_CACHE_SIZE = 64
 _BUILD_REQUEST = httpx2.AsyncClient.build_request
+
+
+def _plain(params: Mapping[str, Any]) -> bool:
+    """Whether every value is one ``urlencode`` writes as httpx2 does: a str or an int.
+
+    (httpx2 writes ``True`` as ``true`` and ``None`` as empty, and a list as one pair a
+    value; those go through httpx2.)
+    """
+    for value in params.values():
+        kind = type(value)
+        if kind is not str and kind is not int:
+            return False
+    return True
 
 
 class RequestBuilder:
@@ -61,6 +75,12 @@ class RequestBuilder:
             client_headers.update(headers)
         if http.params:
             params = http.params.merge(params)
+        elif params and "?" not in path and _plain(params):
+            # The query string as httpx2 would encode it, in one URL parsed from a string
+            # (httpx2 keeps the latest parses): a third of the cost of merging params into
+            # a parsed URL, which checks every component again.
+            url = httpx2.URL(f"{self._base}{path}?{urlencode(params)}")
+            params = None
         timeouts = self._timeouts
         if timeouts is None or timeouts[0] is not timeout:
             timeouts = self._timeouts = (timeout, timeout.as_dict())

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -103,6 +103,10 @@ class RunCounts:
     unchanged: int = 0
     recordings_saved: int = 0
     resumed_after: int = 0
+
+
+# The unmodelled keys of a report, as JSON text (one encoder, not one a report).
+_EXTRA_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 def _now() -> str:
@@ -220,12 +224,53 @@ class ReportDataset:
     async def merge_page(self, page: int, reports: list[CallReport]) -> None:
         """Merge one page's reports, and record it as the run's last committed page, in
         one transaction."""
-        await self._run(self._merge_page, page, reports)
+        await self._run(self._merge_pages, [(page, reports)])
 
-    def _merge_page(self, page: int, reports: list[CallReport]) -> None:
+    async def merge_pages(self, pages: Sequence[tuple[int, list[CallReport]]]) -> None:
+        """Merge pages, given in order as ``(number, reports)``, in one transaction that
+        records the last of them as the run's last committed page.
+
+        A writer that finds several pages waiting commits them together (fewer commits,
+        each writing the pages of the index it touched once); what a stopped run keeps
+        is still whole pages, up to the last one committed.
+        """
+        if pages:
+            await self._run(self._merge_pages, pages)
+
+    def _merge_pages(self, pages: Sequence[tuple[int, list[CallReport]]]) -> None:
         now = _now()
+        counts = self.counts
+        new = changed = unchanged = 0
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Page by page, in order: a report a later page repeats meets its first copy.
+            for _, reports in pages:
+                added, edited, same = self._merge_rows(db, self._rows(reports, now), now)
+                new, changed, unchanged = new + added, changed + edited, unchanged + same
+            db.execute(
+                "UPDATE runs SET last_page = ?, reports_new = ?, reports_changed = ?, "
+                "reports_unchanged = ? WHERE id = ?",
+                (
+                    pages[-1][0],
+                    counts.new + new,
+                    counts.changed + changed,
+                    counts.unchanged + unchanged,
+                    self.run_id,
+                ),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        counts.new += new
+        counts.changed += changed
+        counts.unchanged += unchanged
+
+    @staticmethod
+    def _rows(reports: list[CallReport], now: str) -> list[tuple[Any, ...]]:
         rows = []
-        dumps, sha256 = json.dumps, hashlib.sha256
+        encode, sha256 = _EXTRA_ENCODER.encode, hashlib.sha256
         for report in reports:
             modelled = (
                 report.id,
@@ -236,55 +281,45 @@ class ReportDataset:
                 report.recording_url,
             )
             # The unmodelled keys in the server's order: the same answer, the same text.
-            extra = dumps(dict(report.extra), ensure_ascii=False, default=str)
+            extra = encode(dict(report.extra))
             content = sha256(f"{modelled!r}{extra}".encode()).hexdigest()
             rows.append((*modelled, extra, content, now))
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            known = dict(
-                db.execute(
-                    f"SELECT id, content_hash FROM reports WHERE id IN "
-                    f"({','.join('?' * len(rows))})",
-                    [row[0] for row in rows],
-                ).fetchall()
-                if rows
-                else []
-            )
-            new = [row for row in rows if row[0] not in known]
-            changed = [row for row in rows if row[0] in known and known[row[0]] != row[7]]
-            unchanged = len(rows) - len(new) - len(changed)
-            db.executemany(
-                "INSERT INTO reports (id, call_details_record_id, call_source, "
-                "call_destination, has_recording, recording_url, extra, content_hash, "
-                "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*row, now) for row in new],
-            )
-            db.executemany(
-                "UPDATE reports SET call_details_record_id = ?, call_source = ?, "
-                "call_destination = ?, has_recording = ?, recording_url = ?, extra = ?, "
-                "content_hash = ?, last_seen = ?, changed_at = ? WHERE id = ?",
-                [(*row[1:], now, row[0]) for row in changed],
-            )
-            same = [row[0] for row in rows if row[0] in known and known[row[0]] == row[7]]
-            if same:  # one statement for the page's unchanged reports
-                db.execute(
-                    f"UPDATE reports SET last_seen = ? WHERE id IN ({','.join('?' * len(same))})",
-                    [now, *same],
-                )
-            counts = self.counts
-            counts.new += len(new)
-            counts.changed += len(changed)
-            counts.unchanged += unchanged
+        return rows
+
+    @staticmethod
+    def _merge_rows(
+        db: sqlite3.Connection, rows: list[tuple[Any, ...]], now: str
+    ) -> tuple[int, int, int]:
+        """Merge one page's rows; how many were new, changed and unchanged."""
+        if not rows:
+            return 0, 0, 0
+        known = dict(
             db.execute(
-                "UPDATE runs SET last_page = ?, reports_new = ?, reports_changed = ?, "
-                "reports_unchanged = ? WHERE id = ?",
-                (page, counts.new, counts.changed, counts.unchanged, self.run_id),
+                f"SELECT id, content_hash FROM reports WHERE id IN ({','.join('?' * len(rows))})",
+                [row[0] for row in rows],
+            ).fetchall()
+        )
+        new = [row for row in rows if row[0] not in known]
+        changed = [row for row in rows if row[0] in known and known[row[0]] != row[7]]
+        same = [row[0] for row in rows if row[0] in known and known[row[0]] == row[7]]
+        db.executemany(
+            "INSERT INTO reports (id, call_details_record_id, call_source, "
+            "call_destination, has_recording, recording_url, extra, content_hash, "
+            "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*row, now) for row in new],
+        )
+        db.executemany(
+            "UPDATE reports SET call_details_record_id = ?, call_source = ?, "
+            "call_destination = ?, has_recording = ?, recording_url = ?, extra = ?, "
+            "content_hash = ?, last_seen = ?, changed_at = ? WHERE id = ?",
+            [(*row[1:], now, row[0]) for row in changed],
+        )
+        if same:  # one statement for the page's unchanged reports
+            db.execute(
+                f"UPDATE reports SET last_seen = ? WHERE id IN ({','.join('?' * len(same))})",
+                [now, *same],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        return len(new), len(changed), len(same)
 
     # -- recordings -------------------------------------------------------------------------
 

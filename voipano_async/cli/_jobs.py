@@ -22,7 +22,7 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 import attrs
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from voipano_async import (
     APIConnectionError,
@@ -54,6 +54,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _SERVER_PAGE = 100
 # Pages the walk may fetch ahead of the dataset's writer.
 _PAGES_AHEAD = 64
+# At most this many waiting pages are committed in one transaction by the dataset's writer.
+_PAGES_A_COMMIT = 16
 _RECORDING = "recording-"  # the start of every saved recording's name
 
 # Reports as export text: the writer asks it for each page, in order.
@@ -314,14 +316,21 @@ async def _walk(
 
     async def write_pages(
         dataset: ReportDataset,
-        pages_in: anyio.abc.ObjectReceiveStream[tuple[int, list[CallReport]]],
+        pages_in: MemoryObjectReceiveStream[tuple[int, list[CallReport]]],
     ) -> None:
-        # One transaction a page: its reports and its number, committed together, in
-        # order; a page not yet committed when the walk is stopped is walked again.
+        # Pages in order, each with its number, committed whole: the pages waiting when
+        # the writer comes back (up to _PAGES_A_COMMIT) share one transaction. A page
+        # not yet committed when the walk is stopped is walked again.
         try:
             async with pages_in:
-                async for number, reports in pages_in:
-                    await dataset.merge_page(number, reports)
+                async for first in pages_in:
+                    batch = [first]
+                    while len(batch) < _PAGES_A_COMMIT:
+                        try:
+                            batch.append(pages_in.receive_nowait())
+                        except (anyio.WouldBlock, anyio.EndOfStream):
+                            break
+                    await dataset.merge_pages(batch)
         finally:
             written_all.set()
 

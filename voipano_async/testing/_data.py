@@ -25,6 +25,7 @@ __all__ = [
     "make_services",
     "make_voicemail",
     "new_id",
+    "new_report_id",
     "new_request_id",
     "tone_wav",
 ]
@@ -45,6 +46,13 @@ class VoicemailMessage:
 def new_id(rng: random.Random) -> str:
     """A 24-hex-digit id, shaped like the published ones."""
     return f"{rng.getrandbits(96):024x}"
+
+
+def new_report_id(rng: random.Random, started: dt.datetime) -> str:
+    """A call report's id as the API's are: a MongoDB ObjectId, whose first 8 hex digits
+    are the seconds of its creation, so that ids grow with time."""
+    # 96 bits drawn, as for any id, so that the rest of a seeded sandbox stays as it was.
+    return f"{int(started.timestamp()):08x}{rng.getrandbits(96) & (1 << 64) - 1:016x}"
 
 
 def new_request_id(rng: random.Random) -> str:
@@ -111,7 +119,7 @@ def make_report(
     started: dt.datetime,
     **extra: Any,
 ) -> dict[str, Any]:
-    report_id = new_id(rng)
+    report_id = new_report_id(rng, started)
     return {
         "id": report_id,
         "call_details_record_id": report_id,
