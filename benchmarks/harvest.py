@@ -1,11 +1,19 @@
 """Harvest every call report: ``call_reports(concurrency=1/4/8)`` against a sequential loop.
 
-The sandbox serves 100 pages of 100 reports over loopback with 20 ms of latency on every
-answer (a realistic round trip), from its own process so that its CPU time does not
-compete with the client's in the same event loop (``--same-process`` serves it from the
-benchmark's own loop instead). The reference is what a user writes by hand with httpx2: GET
-``page=1..last_page`` with ``limit=100``, ``json.loads``, collect the items. Every variant
-must return the same ids in the same order.
+100 pages of 100 reports over loopback with 20 ms of latency on every answer (a realistic
+round trip), from a server in its own process so that its CPU time does not compete with
+the client's. Two servers, one after the other:
+
+* **pages from memory** (``_pages_server.py``, the goal's): aiohttp.web answering each
+  page with the sandbox's bytes for it, built once, every answer on its own after the
+  latency, as a server with spare CPU does: what is measured is the client's schedule;
+* **the sandbox** (uvicorn, ``_sandbox_server.py``): it builds each page's JSON when asked,
+  on one thread, so pages asked together are answered one after another (``--same-process``
+  serves it from the benchmark's own loop instead).
+
+The reference is what a user writes by hand with httpx2: GET ``page=1..last_page`` with
+``limit=100``, ``json.loads``, collect the items. Every variant must return the same ids in
+the same order.
 
 Run: ``python benchmarks/harvest.py [--quick] [--same-process]``.
 """
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -56,9 +65,23 @@ def ideal_speedup(pages: int, concurrency: int) -> float:
     return pages / schedule_trips(pages, concurrency)
 
 
+MEMORY = "pages from memory (aiohttp.web)"
+SANDBOX = "the sandbox (uvicorn)"
+
+
 @contextlib.asynccontextmanager
-async def sandbox_url(reports: int, same_process: bool) -> AsyncIterator[dict[str, Any]]:
-    if same_process:
+async def sandbox_url(
+    reports: int, same_process: bool, server: str = SANDBOX
+) -> AsyncIterator[dict[str, Any]]:
+    if server == MEMORY:
+        command = [
+            *(sys.executable, str(_common.HERE / "_pages_server.py")),
+            *("--reports", str(reports), "--per-page", str(PER_PAGE)),
+            *("--latency", str(LATENCY)),
+        ]
+        with _common.served_process(command, "the pages server") as info:
+            yield info
+    elif same_process:
         sandbox = VoipanoSandbox(reports=reports)
         sandbox.latency = LATENCY
         async with sandbox.serve() as base_url:
@@ -68,8 +91,8 @@ async def sandbox_url(reports: int, same_process: bool) -> AsyncIterator[dict[st
             yield info
 
 
-async def run(reports: int, same_process: bool) -> dict[str, Any]:
-    async with sandbox_url(reports, same_process) as info:
+async def run(reports: int, same_process: bool, server: str) -> dict[str, Any]:
+    async with sandbox_url(reports, same_process, server) as info:
         base_url, token = info["base_url"], info["token"]
         raw = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
         sdk = AsyncVoipano(token, base_url=base_url)
@@ -131,7 +154,8 @@ async def run(reports: int, same_process: bool) -> dict[str, Any]:
         "per_page": PER_PAGE,
         "latency_s": LATENCY,
         "rounds": ROUNDS,
-        "server": "same process" if same_process else "separate process",
+        "server": server,
+        "server_process": "same process" if same_process and server == SANDBOX else "separate",
         "ids_identical": True,
         "variants": {},
     }
@@ -163,37 +187,42 @@ def main() -> None:
         f"latency, wall time, {ROUNDS} rounds",
         args.quick,
     )
-    figures = anyio.run(run, reports, args.same_process, backend="asyncio")
-    print(f"   server: {figures['server']}; ids identical in all variants: yes")
-    print()
-    rows = [
-        [
-            name,
-            v["seconds"]["median"],
-            v["seconds"]["best"],
-            v["ms_per_page_median"],
-            v["client_cpu_ms_per_page_median"],
-            v["speedup_vs_sequential_median"],
-            v["pager_ideal_speedup"],
-            v["share_of_ceiling"],
-        ]
-        for name, v in figures["variants"].items()
-    ]
-    print(
-        _common.table(
+    by_server = {
+        server: anyio.run(run, reports, args.same_process, server, backend="asyncio")
+        for server in (MEMORY, SANDBOX)
+    }
+    for server, found in by_server.items():
+        where = "its own process" if found["server_process"] == "separate" else "this process"
+        print(f"\n   server: {server}, in {where}; ids identical in all variants: yes")
+        rows = [
             [
-                "variant",
-                "s median",
-                "s best",
-                "ms/page",
-                "client CPU ms/page",
-                "speedup",
-                "pager ideal",
-                "of ideal",
-            ],
-            rows,
+                name,
+                v["seconds"]["median"],
+                v["seconds"]["best"],
+                v["ms_per_page_median"],
+                v["client_cpu_ms_per_page_median"],
+                v["speedup_vs_sequential_median"],
+                v["pager_ideal_speedup"],
+                v["share_of_ceiling"],
+            ]
+            for name, v in found["variants"].items()
+        ]
+        print(
+            _common.table(
+                [
+                    "variant",
+                    "s median",
+                    "s best",
+                    "ms/page",
+                    "client CPU ms/page",
+                    "speedup",
+                    "pager ideal",
+                    "of ideal",
+                ],
+                rows,
+            )
         )
-    )
+    figures = {**by_server[MEMORY], "servers": by_server}
     seq = figures["variants"]["sequential httpx2"]["seconds"]["median"]
     checks = []
     for c in CONCURRENCIES:
@@ -201,7 +230,7 @@ def main() -> None:
         target = TARGET if c == 8 else None
         checks.append(
             _common.check(
-                f"harvest concurrency={c}",
+                f"harvest concurrency={c} (pages from memory)",
                 v["seconds"]["median"],
                 seq,
                 v["speedup_vs_sequential_median"],
@@ -213,12 +242,24 @@ def main() -> None:
     v8 = figures["variants"]["SDK concurrency=8"]
     checks.append(
         _common.check(
-            "harvest concurrency=8, share of the schedule's ceiling",
+            "harvest concurrency=8, share of the schedule's ceiling (pages from memory)",
             v8["speedup_vs_sequential_median"],
             v8["pager_ideal_speedup"],
             v8["share_of_ceiling"],
             ">= 0.90 of the ceiling",
             v8["share_of_ceiling"] >= 0.90,
+            unit="x",
+        )
+    )
+    s8 = by_server[SANDBOX]["variants"]["SDK concurrency=8"]
+    checks.append(
+        _common.check(
+            "harvest concurrency=8, share of the schedule's ceiling (the sandbox)",
+            s8["speedup_vs_sequential_median"],
+            s8["pager_ideal_speedup"],
+            s8["share_of_ceiling"],
+            "(info)",
+            True,
             unit="x",
         )
     )

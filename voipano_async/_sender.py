@@ -217,7 +217,7 @@ class Sender:
             try:
                 response = await self._send_handling_redirects(call, responses)
                 call.response = response
-                if response.is_success:
+                if 200 <= response.status_code < 300:  # is_success, without its enum look-ups
                     if call.stream:
                         return response, None
                     content = await read_body(response, _config.MAX_BODY_BYTES, truncate=False)
@@ -257,7 +257,7 @@ class Sender:
             call.in_doubt = True
             response = await http.send(request, stream=True, follow_redirects=False)
             responses.append(response)
-            if not (response.is_redirect and request.method == "GET"):
+            if not (300 <= response.status_code < 400 and request.method == "GET"):
                 return response
             location = response.headers.get("location")
             if not location:
