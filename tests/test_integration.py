@@ -11,6 +11,7 @@ import pytest
 
 from voipano_async import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     AsyncVoipano,
     InsufficientCreditError,
@@ -229,3 +230,20 @@ async def test_the_sandbox_counts_requests_in_flight(
     sandbox.most_in_flight = 0
     await client.services()
     assert sandbox.most_in_flight == 1
+
+
+async def test_an_error_s_response_holds_the_body_it_was_read_from(
+    sandbox: VoipanoSandbox, client: AsyncVoipano
+) -> None:
+    # Answers are read straight from the socket's stream; the response an error hands
+    # back still has the body, whether it came with ok: false on a 200 or on a 4xx.
+    refusal = {"ok": False, "message": "اعتبار کافی نیست", "code": "insufficient_credit"}
+    sandbox.faults.script("/services", Fault.error(200, refusal), Fault.error(422, refusal))
+    for status in (200, 422):
+        with pytest.raises(APIError) as caught:
+            await client.services()
+        response = caught.value.response
+        assert response is not None
+        assert response.status_code == status
+        assert response.json() == refusal
+        assert "اعتبار کافی نیست" in response.text

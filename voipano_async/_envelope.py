@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
+from ._body import with_body
 from ._converter import CONVERTERS, ShapeError
 from ._exceptions import (
     APIError,
@@ -221,7 +222,9 @@ def _answer_object(
             unreadable=True,
         )
     if body.get("ok") is False:
-        raise api_error(response, body, redact=redact)
+        # The error's response carries the body it was read from (read straight from
+        # the stream, the response itself holds none).
+        raise api_error(with_body(response, content), body, redact=redact)
     return body
 
 
