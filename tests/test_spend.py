@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
@@ -146,6 +148,25 @@ def test_the_blocking_client_has_the_guard_too() -> None:
 # -- cancelled calls: released when provably never sent, counted otherwise --------------
 
 
+class _Noticed(list[Any]):
+    """A sandbox's request log that tells when a request arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = anyio.Event()
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self.arrived.set()
+
+
+def _noticing(sandbox: VoipanoSandbox) -> anyio.Event:
+    """An event set when the sandbox receives its next request."""
+    log = _Noticed()
+    sandbox.requests = log
+    return log.arrived
+
+
 async def _cancelled(client: AsyncVoipano, seconds: float = 0.05) -> None:
     """Start a charged call and cancel it after ``seconds``; the cancellation propagates."""
     with anyio.move_on_after(seconds) as scope:
@@ -155,16 +176,27 @@ async def _cancelled(client: AsyncVoipano, seconds: float = 0.05) -> None:
 
 async def test_a_call_cancelled_in_the_queue_for_a_slot_is_released() -> None:
     sandbox = VoipanoSandbox()
-    sandbox.latency = 0.3
+    sandbox.latency = 60  # the first call holds the one slot until it is cancelled
     client = sandbox.client(spend_limit=160 * 3, max_concurrency=1)
+    holder = anyio.CancelScope()
+    sent = _noticing(sandbox)
+
+    async def hold() -> None:
+        with holder:
+            await client.call_otp("09123456789")
+
     async with anyio.create_task_group() as tg:
-        tg.start_soon(client.call_otp, "09123456789")  # holds the one slot for 0.3 s
-        await anyio.sleep(0.05)
+        tg.start_soon(hold)
+        with anyio.fail_after(10):
+            await sent.wait()  # and waiting for its answer
         for _ in range(20):  # each queued behind it, then cancelled: never sent
             await _cancelled(client, 0.01)
+        assert len(sandbox.requests) == 1
+        holder.cancel()
+    # The first call was sent before it was cancelled: it may have been placed.
     assert client.spent == 160
-    assert len(sandbox.requests) == 1
-    # The budget is whole: two more calls fit.
+    # The budget is whole but for it: two more calls fit.
+    sandbox.latency = 0
     await client.call_otp("09123456789")
     await client.call_otp("09123456789")
     assert client.spent == 480
@@ -184,7 +216,7 @@ async def test_a_call_cancelled_in_the_backoff_after_a_429_is_released() -> None
     sandbox = VoipanoSandbox()
     sandbox.faults.script("/call-otp", Fault.rate_limited(retry_after=30))
     client = sandbox.client(spend_limit=160)
-    await _cancelled(client, 0.2)  # refused with 429, then cancelled waiting to retry
+    await _cancelled(client, 1.0)  # refused with 429, then cancelled waiting to retry
     assert client.spent == 0
     assert sandbox.credit == 10_000
     await client.call_otp("09123456789")  # the whole budget is still there
@@ -203,9 +235,16 @@ async def test_a_call_cancelled_in_an_already_cancelled_scope_is_released() -> N
 
 async def test_a_call_cancelled_while_being_sent_stays_counted() -> None:
     sandbox = VoipanoSandbox()
-    sandbox.latency = 1.0
+    sandbox.latency = 60
     client = sandbox.client(spend_limit=300)
-    await _cancelled(client, 0.1)  # on the wire: it may have been placed
+    sent = _noticing(sandbox)
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.call_otp, "09123456789")
+            with anyio.fail_after(10):
+                await sent.wait()  # on the wire: it may have been placed
+            scope.cancel()
+    assert scope.cancelled_caught
     assert client.spent == 160
     with pytest.raises(SpendLimitExceededError):
         await client.call_otp("09123456789")
