@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from voipano_async import (
     Answer,
+    APIError,
     Billing,
     CallOtpResult,
     CallReport,
@@ -42,6 +43,22 @@ def test_published_samples_fit_the_models_with_no_key_left_over(
     # The SDK's own path (the envelope's billing structured apart) reads the same thing.
     response = httpx2.Response(200, json=answer)
     assert decode_result(response, model, charged=endpoint.charged) == result
+
+
+@pytest.mark.parametrize("request_set", [True, False])
+def test_ok_false_on_a_2xx_is_an_api_error_whose_response_has_the_body(request_set: bool) -> None:
+    # decode_result may be given a response made by hand, with no request on it.
+    refusal = {"ok": False, "message": "اعتبار کافی نیست", "code": "insufficient_credit"}
+    request = httpx2.Request("POST", "https://api.voipano.com/api/v1/webservice/call-otp")
+    response = httpx2.Response(200, json=refusal, request=request if request_set else None)
+    with pytest.raises(APIError) as caught:
+        decode_result(response, CallOtpResult, charged=True)
+    error = caught.value
+    assert error.status_code == 200
+    assert error.response is not None
+    assert error.response.json() == refusal
+    if request_set:
+        assert error.response.request is request
 
 
 def test_strict_converter_rejects_unknown_keys() -> None:

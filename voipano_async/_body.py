@@ -151,10 +151,14 @@ def with_body(response: httpx2.Response, content: bytes) -> httpx2.Response:
         for name, value in response.headers.multi_items()
         if name.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
     ]
+    try:
+        request: httpx2.Request | None = response.request
+    except RuntimeError:  # a response made by hand, as decode_result's callers may
+        request = None
     return httpx2.Response(
         response.status_code,
         headers=headers,
         content=content,
-        request=response.request,
+        request=request,
         extensions=response.extensions,
     )
