@@ -15,7 +15,7 @@ import platform
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -346,3 +346,27 @@ def served_process(command: list[str], name: str) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def aiohttp_get_site(
+    path: str, handler: Callable[[Any], Awaitable[Any]]
+) -> AsyncIterator[int]:
+    """Serve ``GET path`` with ``handler`` from aiohttp.web on loopback; yield the port.
+
+    The benchmarks' fast servers (``sockets.py --serve``, ``_pages_server.py``); aiohttp is
+    imported here, so that the scripts that do not serve need not have it.
+    """
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_get(path, handler)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server: Any = site._server  # the asyncio server, for the port it was given
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        await runner.cleanup()

@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
+import _common
 import anyio
 import anyio.to_thread
 import httpx2
@@ -69,25 +69,15 @@ async def serve(args: argparse.Namespace) -> None:
             await anyio.sleep(latency)
         return web.Response(body=body, headers={"Content-Type": JSON_TYPE})
 
-    app = web.Application()
-    app.router.add_get(f"{PREFIX}/call-reports", call_reports)
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server: Any = site._server  # the asyncio server, for the port it was given
-    port = server.sockets[0].getsockname()[1]
-    info = {
-        "base_url": f"http://127.0.0.1:{port}{PREFIX}",
-        "token": sandbox.token,
-        "reports": len(sandbox.reports),
-        "pages_kept": len(pages),
-    }
-    print(json.dumps(info), flush=True)
-    try:
+    async with _common.aiohttp_get_site(f"{PREFIX}/call-reports", call_reports) as port:
+        info = {
+            "base_url": f"http://127.0.0.1:{port}{PREFIX}",
+            "token": sandbox.token,
+            "reports": len(sandbox.reports),
+            "pages_kept": len(pages),
+        }
+        print(json.dumps(info), flush=True)
         await anyio.to_thread.run_sync(sys.stdin.read)
-    finally:
-        await runner.cleanup()
 
 
 def main() -> None:

@@ -354,6 +354,19 @@ async def run(sizes: tuple[int, int], reports: int, rounds: int) -> dict[str, An
     }
 
 
+def harvest_table(harvest: dict[str, Any], *, rate: bool) -> str:
+    """The harvests' variants as a table (with reports per second when ``rate``)."""
+    columns = ["s median", "s best", "s worst", "reports/s", "client CPU ms/page"]
+    keys = ["median", "best", "worst", "reports_per_s_median", "client_cpu_ms_per_page_median"]
+    if not rate:
+        del columns[3], keys[3]
+    rows = []
+    for name, v in harvest["variants"].items():
+        seconds = [v["seconds"][k] for k in keys[:3]]
+        rows.append([name, *seconds, *(v[k] for k in keys[3:]), v["speed_vs_jsonl_median"]])
+    return _common.table(["variant", *columns, "speed vs JSONL"], rows)
+
+
 def main() -> None:
     p = _common.parser(__doc__.splitlines()[0])
     args = p.parse_args()
@@ -390,52 +403,13 @@ def main() -> None:
         f"(JSON Lines {h['jsonl_bytes'] / MIB:.1f} MiB, dataset {h['dataset_bytes'] / MIB:.1f} "
         "MiB); ids identical in both stores: yes"
     )
-    print(
-        _common.table(
-            [
-                "variant",
-                "s median",
-                "s best",
-                "s worst",
-                "reports/s",
-                "client CPU ms/page",
-                "speed vs JSONL",
-            ],
-            [
-                [
-                    name,
-                    v["seconds"]["median"],
-                    v["seconds"]["best"],
-                    v["seconds"]["worst"],
-                    v["reports_per_s_median"],
-                    v["client_cpu_ms_per_page_median"],
-                    v["speed_vs_jsonl_median"],
-                ]
-                for name, v in h["variants"].items()
-            ],
-        )
-    )
+    print(harvest_table(h, rate=True))
     w = figures["harvest_random_ids"]
     print(
         f"\nthe same with report ids in no order ({w['rounds']} rounds; the worst case for "
         "the dataset's index on id, shown, not a goal):"
     )
-    print(
-        _common.table(
-            ["variant", "s median", "s best", "s worst", "client CPU ms/page", "speed vs JSONL"],
-            [
-                [
-                    name,
-                    v["seconds"]["median"],
-                    v["seconds"]["best"],
-                    v["seconds"]["worst"],
-                    v["client_cpu_ms_per_page_median"],
-                    v["speed_vs_jsonl_median"],
-                ]
-                for name, v in w["variants"].items()
-            ],
-        )
-    )
+    print(harvest_table(w, rate=False))
     rec = figures["recordings"]
     print(
         f"\nrecordings, {rec['reports']} reports in process: first run "

@@ -86,22 +86,12 @@ async def serve() -> None:
     async def call_reports(request: web.Request) -> web.Response:
         return web.Response(body=answer["body"], headers={"Content-Type": JSON_TYPE})
 
-    app = web.Application()
-    app.router.add_get(f"{PREFIX}/call-reports", call_reports)
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server: Any = site._server  # the asyncio server, for the port it was given
-    port = server.sockets[0].getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}{PREFIX}"
-    answer["body"] = await sandbox_page(base_url)
-    info = {"base_url": base_url, "body_bytes": len(answer["body"])}
-    print(json.dumps(info), flush=True)
-    try:
+    async with _common.aiohttp_get_site(f"{PREFIX}/call-reports", call_reports) as port:
+        base_url = f"http://127.0.0.1:{port}{PREFIX}"
+        answer["body"] = await sandbox_page(base_url)
+        info = {"base_url": base_url, "body_bytes": len(answer["body"])}
+        print(json.dumps(info), flush=True)
         await anyio.to_thread.run_sync(sys.stdin.read)
-    finally:
-        await runner.cleanup()
 
 
 # -- the clients -----------------------------------------------------------------------
