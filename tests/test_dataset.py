@@ -108,6 +108,34 @@ async def test_an_interrupted_run_resumes_after_its_last_committed_page(tmp_path
     assert rows(db, "SELECT count(*), min(finished_at IS NOT NULL) FROM runs") == [(1, 1)]
 
 
+async def test_a_resumed_run_downloads_the_recordings_of_the_pages_it_does_not_walk(
+    tmp_path: Path,
+) -> None:
+    sandbox = VoipanoSandbox(reports=100)
+    db, saved = tmp_path / "calls.db", tmp_path / "recordings"
+    async with sandbox.client(max_retries=0) as client:
+        # Every download fails, and the walk fails for good after 9 pages (resumes=0).
+        sandbox.faults.script("/call-recordings/*", *[Fault.error(503)] * 100)
+        sandbox.faults.script("/call-reports", *[None] * 9, *[Fault.error(503)] * 50)
+        with pytest.raises(ServerError):
+            await harvest_dataset(
+                client, db, recordings=saved, per_page=10, concurrency=1, resumes=0
+            )
+        assert rows(db, "SELECT last_page, count(*) FROM runs") == [(9, 1)]
+        assert rows(db, "SELECT count(*) FROM recordings") == [(0,)]
+        sandbox.faults.clear()
+        sandbox.requests.clear()
+        counts = await harvest_dataset(client, db, recordings=saved, per_page=10)
+
+    with_recording = sum(r["has_recording"] for r in sandbox.reports)
+    assert counts.resumed_after == 9
+    assert counts.recordings_saved == with_recording  # pages 1-9's too, not walked again
+    asked = [r.path for r in sandbox.requests if r.path.startswith("/call-recordings/")]
+    assert len(asked) == len(set(asked)) == with_recording  # each once
+    assert rows(db, "SELECT count(*) FROM recordings") == [(with_recording,)]
+    assert len(list(saved.iterdir())) == with_recording
+
+
 async def test_pages_committed_together_count_a_repeated_report_once(tmp_path: Path) -> None:
     # The writer commits the pages waiting for it in one transaction: a report that a
     # later page of the same batch repeats meets its first copy, as across transactions.

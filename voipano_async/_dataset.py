@@ -17,6 +17,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
@@ -335,6 +336,33 @@ class ReportDataset:
             if Path(path).is_file():
                 found.add(report_id)
         return found
+
+    async def pending_recordings(self) -> list[CallReport]:
+        """The reports this run has merged whose recording the dataset does not hold, in
+        the order they were merged: a resumed run does not walk their pages again."""
+        return await self._run(self._pending_recordings)
+
+    def _pending_recordings(self) -> list[CallReport]:
+        rows = self._db.execute(
+            "SELECT r.id, r.call_details_record_id, r.call_source, r.call_destination, "
+            "r.recording_url, r.extra FROM reports r JOIN runs u ON u.id = ? "
+            "LEFT JOIN recordings g ON g.report_id = r.id "
+            "WHERE r.has_recording AND g.report_id IS NULL AND r.last_seen >= u.started_at "
+            "ORDER BY r.rowid",
+            (self.run_id,),
+        )
+        return [
+            CallReport(
+                id=report_id,
+                call_details_record_id=cdr,
+                call_source=source,
+                call_destination=destination,
+                has_recording=True,
+                recording_url=url,
+                extra=MappingProxyType(json.loads(extra)),
+            )
+            for report_id, cdr, source, destination, url, extra in rows
+        ]
 
     async def add_recording(self, report_id: str, path: Path) -> None:
         """Record a saved recording: its path, size and SHA-256."""

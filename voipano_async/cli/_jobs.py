@@ -266,11 +266,12 @@ async def _walk(
     # a dataset (--db) merges by id, so a repeat from further back changes nothing there.
     seen = _RecentIds(2 * remembered(spec.concurrency, spec.per_page or _SERVER_PAGE))
 
+    # Recordings a resumed run downloads for pages it does not walk again (see produce).
+    pending: set[str] = set()
     to_dataset: MemoryObjectSendStream[tuple[int, list[CallReport]]] | None = None
     written_all = anyio.Event()
 
     async def take(page: CallReportsPage, send: anyio.abc.ObjectSendStream[CallReport]) -> None:
-        nonlocal queued
         fresh = [r for r in page.items if r.id not in seen]
         for report in fresh:
             seen.add(report.id)
@@ -286,9 +287,13 @@ async def _walk(
         )
         if spec.downloads is not None:
             for report in fresh:
-                if report.has_recording:
-                    queued += 1
-                    await send.send(report)
+                if report.has_recording and report.id not in pending:
+                    await enqueue(report, send)
+
+    async def enqueue(report: CallReport, send: anyio.abc.ObjectSendStream[CallReport]) -> None:
+        nonlocal queued
+        queued += 1
+        await send.send(report)
 
     async def produce(send: anyio.abc.ObjectSendStream[CallReport]) -> None:
         # The last page written; pages fetched but not yet yielded don't count. A dataset
@@ -296,6 +301,12 @@ async def _walk(
         written = 0 if spec.dataset is None else await spec.dataset.start_run()
         resumed = 0
         async with send:
+            if written and spec.dataset is not None and spec.downloads is not None:
+                # The pages before `written` are not walked again: their recordings that
+                # the interrupted run did not save are downloaded first.
+                for report in await spec.dataset.pending_recordings():
+                    pending.add(report.id)
+                    await enqueue(report, send)
             while True:
                 pager = client.call_reports(
                     has_recording=spec.has_recording,
