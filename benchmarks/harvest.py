@@ -48,11 +48,10 @@ BATCH_ROUNDS = 8  # the pager's batch: 8 x concurrency pages, slid through
 
 
 def schedule_trips(pages: int, concurrency: int) -> int:
-    """Round trips of the pager's schedule for a whole walk: the first window (page 1 and
-    the ``concurrency - 1`` after it, together), then batches of ``8 x concurrency`` pages
-    with ``concurrency`` in flight, each batch drained before the next."""
-    first = min(concurrency, pages)
-    trips, rest = 1, pages - first
+    """Round trips of the pager's schedule for a whole walk: batches of ``8 x concurrency``
+    pages with ``concurrency`` in flight, each drained before the next; the first starts
+    from page 1 with the rest of its first window beside it."""
+    trips, rest = 0, pages
     while rest > 0:
         batch = min(BATCH_ROUNDS * concurrency, rest)
         trips += -(-batch // concurrency)

@@ -187,6 +187,50 @@ async def test_an_application_s_session_is_shared_and_never_closed() -> None:
     assert len(hits) == 2
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_hooks_and_auth_set_on_it_later_act_on_the_sdk_s_requests() -> None:
+    # The SDK hands its requests to the aiohttp transport itself while nothing of
+    # httpx2's client would act on them; a hook or an auth set later must still see them.
+    sandbox = VoipanoSandbox()
+    seen: list[str] = []
+
+    async def hook(request: httpx2.Request) -> None:
+        seen.append(request.url.path)
+
+    def tag(request: httpx2.Request) -> httpx2.Request:
+        request.headers["X-Tag"] = "app"
+        return request
+
+    async with (
+        sandbox.serve() as base_url,
+        DefaultAioHttpClient() as http,
+        AsyncVoipano(sandbox.token, base_url=base_url, http_client=http) as client,
+    ):
+        await client.services()
+        http.event_hooks = {"request": [hook], "response": []}
+        await client.voicemail_inboxes()
+        http.event_hooks = {"request": [], "response": []}
+        http.auth = tag
+        await client.services()
+    assert [path.rsplit("/", 1)[-1] for path in seen] == ["voicemail-inboxes"]
+    assert [r.headers.get("x-tag") for r in sandbox.requests] == [None, None, "app"]
+    assert all(r.account == sandbox.token for r in sandbox.requests)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_closed_client_refuses_a_charged_call_before_sending_it() -> None:
+    sandbox = VoipanoSandbox()
+    async with sandbox.serve() as base_url:
+        http = DefaultAioHttpClient()
+        async with AsyncVoipano(sandbox.token, base_url=base_url, http_client=http) as client:
+            await client.services()
+            await http.aclose()
+            with pytest.raises(VoipanoError, match="HTTP client is closed") as info:
+                await client.call_otp(PHONE)
+    assert not info.value.may_have_been_placed
+    assert [r.path for r in sandbox.requests] == ["/services"]
+
+
 def test_a_session_with_its_own_settings_refuses_ours() -> None:
     with pytest.raises(ValueError, match="configure verify"):
         DefaultAioHttpClient(session=object(), verify=False)  # type: ignore[arg-type]

@@ -115,6 +115,61 @@ async def test_later_pages_are_fetched_concurrently(
     assert reports.most_in_flight == 3
 
 
+async def test_a_whole_walk_slides_on_from_page_one_without_waiting_for_its_window(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=100)
+    page_4_asked = anyio.Event()
+
+    async def hold_page_2(page: int) -> None:
+        # Page 2 (of the first window, 1-3) answers only once page 4 has been asked for:
+        # a walk that waits for its whole first window before going on never gets there.
+        if page == 4:
+            page_4_asked.set()
+        if page == 2:
+            await page_4_asked.wait()
+
+    reports.before_answer = hold_page_2
+    api.get("/call-reports").mock(side_effect=reports)
+
+    with anyio.fail_after(10):
+        got = [r.id async for r in client.call_reports(concurrency=3)]
+
+    assert got == ids(range(1, 101))
+    assert sorted(reports.requested) == list(range(1, 11))
+    assert reports.most_in_flight == 3
+
+
+async def test_pages_after_the_first_window_wait_for_page_one_s_last_page(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    reports = Reports(total=25)  # 3 pages of 10
+    others_asked: list[int] = []
+    window_asked = anyio.Event()
+
+    async def hold_page_1(page: int) -> None:
+        if page in (2, 3, 4) and len(reports.requested) == 4:
+            window_asked.set()
+        if page == 1:
+            # The rest of the window (2-4) answers first, and its workers get every
+            # chance to ask for more before page 1 answers.
+            await window_asked.wait()
+            for _ in range(50):
+                await anyio.lowlevel.checkpoint()
+            others_asked.extend(reports.requested)
+
+    reports.before_answer = hold_page_1
+    api.get("/call-reports").mock(side_effect=reports)
+
+    got = [r.id async for r in client.call_reports(concurrency=4)]
+
+    assert got == ids(range(1, 26))
+    # Until page 1 told last_page (3), only the blind first window (1-4) was asked for,
+    # and nothing past it afterwards.
+    assert sorted(others_asked) == [1, 2, 3, 4]
+    assert sorted(reports.requested) == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize(("pages", "concurrency"), [(1, 4), (2, 4), (7, 3), (40, 4), (75, 8)])
 async def test_a_walk_asks_for_each_page_once_within_its_concurrency(
     api: respx.MockRouter, client: AsyncVoipano, pages: int, concurrency: int
@@ -313,7 +368,7 @@ async def test_pages_answered_out_of_step_with_new_calls_leave_no_gap(
 
     async def race(page: int) -> None:
         fetched.append(page)
-        if page == 3 and not page_four_answered.is_set():
+        if page == 3 and fetched.count(3) == 1:
             # Page 4 is answered first; then three calls arrive, then page 3 is answered.
             await page_four_answered.wait()
             reports.numbers[:0] = [1001, 1002, 1003]
@@ -332,10 +387,10 @@ async def test_pages_answered_out_of_step_with_new_calls_leave_no_gap(
     with anyio.fail_after(10):
         got = [r.id async for r in client.call_reports(concurrency=2)]
 
-    # Pages 1-2 are the first window; 3 and 4 the next. Without fetching page 4 again,
-    # reports 28-30 would fall between pages 3 and 4.
+    # Page 4 answered before the three new calls, page 3 after them: without fetching
+    # page 4 again, reports 28-30 would fall between pages 3 and 4.
     assert got == ids(range(1, 41))
-    assert fetched.count(4) == 2
+    assert fetched.count(4) == 2, fetched
 
 
 async def test_a_walk_resumes_from_start_page(api: respx.MockRouter, client: AsyncVoipano) -> None:

@@ -92,6 +92,7 @@ async def test_a_client_class_that_builds_its_own_requests_is_asked_to() -> None
         {"name": "علی رضا", "q": "a&b=c d+e/f?g#h", "empty": ""},
         {"flag": True, "off": False, "none": None, "many": ["1", "2"], "ratio": 0.5},
         {"page": 1, "tag": "x", "n": -7},
+        {"a key": "x_y.z-w~v", "ä": "١۲٣", "": "0", "q": "*'()!"},
     ],
 )
 async def test_a_query_is_sent_as_httpx2_would_encode_it(query: dict[str, object]) -> None:
@@ -106,6 +107,31 @@ async def test_a_query_is_sent_as_httpx2_would_encode_it(query: dict[str, object
     expected = httpx2.Request("GET", f"{BASE_URL}/balance", params=query).url
     assert seen[0].url == expected
     assert seen[0].url.raw_path == expected.raw_path
+
+
+async def test_a_request_without_a_body_is_built_as_httpx2_builds_it() -> None:
+    # A GET's headers are made once and copied: the request on the wire must be the one
+    # httpx2 would build from the same parts (Host first, every header, no body).
+    seen: list[httpx2.Request] = []
+    async with (
+        recording_client(seen, headers={"X-App": "one"}) as http,
+        AsyncVoipano(TOKEN, http_client=http, retry=FAST) as client,
+    ):
+        await client.request("GET", "/call-reports", params={"page": 2, "limit": 5})
+        await client.request("GET", "/call-reports", params={"page": 3})
+    for request, query in zip(seen, ("page=2&limit=5", "page=3"), strict=True):
+        expected = httpx2.Request(
+            "GET",
+            f"{BASE_URL}/call-reports?{query}",
+            headers=[(k, v) for k, v in request.headers.raw if k.lower() != b"host"],
+        )
+        assert request.headers.raw == expected.headers.raw
+        assert request.headers.raw[0] == (b"Host", expected.url.netloc)
+        assert request.url == expected.url
+        assert request.content == b""
+        assert request.headers["X-App"] == "one"
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert "Content-Length" not in request.headers
 
 
 async def test_a_per_call_timeout_reaches_the_request_and_the_default_stays() -> None:

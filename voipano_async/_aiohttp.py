@@ -33,6 +33,7 @@ from aiohttp import client_exceptions as ce
 from yarl import URL
 
 from . import _config
+from ._body import WholeBody
 
 __all__ = ["AioHttpTransport", "DefaultAioHttpClient"]
 
@@ -78,7 +79,7 @@ def _raise_mapped(exc: Exception, *, connected: bool) -> None:
         raise mapped from exc
 
 
-class _Body(httpx2.AsyncByteStream):
+class _Body(WholeBody):
     """An answer's body, read from aiohttp as it arrives; closing it frees the connection."""
 
     __slots__ = ("_closed", "_release", "_response")
@@ -105,7 +106,30 @@ class _Body(httpx2.AsyncByteStream):
                 return
             yield chunk
 
+    def plain_length(self) -> int | None:
+        headers = self._response.headers
+        lengths = headers.getall("Content-Length", ())
+        if len(lengths) != 1 or not lengths[0].isdigit():
+            return None
+        codings = headers.getall("Content-Encoding", ())
+        if codings and (len(codings) > 1 or codings[0].strip().lower() != "identity"):
+            return None
+        return int(lengths[0])
+
+    async def read_whole(self) -> bytes:
+        try:
+            content: bytes = await self._response.read()
+        except Exception as exc:
+            _raise_mapped(exc, connected=True)
+            raise
+        finally:
+            self._close()
+        return content
+
     async def aclose(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
         if not self._closed:
             self._closed = True
             # Read to its end, the connection goes back to the pool; else it is closed.
@@ -125,12 +149,16 @@ def _kept_back(content: aiohttp.StreamReader) -> bytes:
 def _on_asyncio() -> None:
     native = anyio.lowlevel.current_token().native_token
     if "trio" in type(native).__module__:
-        # A TypeError: the wrong client for this event loop, raised as it is (a
-        # RuntimeError would read as a closed client).
-        raise TypeError(
-            "DefaultAioHttpClient runs on asyncio only (aiohttp is asyncio's): on trio, "
-            "leave http_client unset for the SDK's default client"
-        )
+        _refuse_trio()
+
+
+def _refuse_trio() -> None:
+    # A TypeError: the wrong client for this event loop, raised as it is (a RuntimeError
+    # would read as a closed client).
+    raise TypeError(
+        "DefaultAioHttpClient runs on asyncio only (aiohttp is asyncio's): on trio, "
+        "leave http_client unset for the SDK's default client"
+    )
 
 
 class AioHttpTransport(httpx2.AsyncBaseTransport):
@@ -175,8 +203,12 @@ class AioHttpTransport(httpx2.AsyncBaseTransport):
         self._keepalive = limits.keepalive_expiry
         self._slots: anyio.Semaphore | None = None
         if limits.max_connections is not None and self._owns_session:
-            self._slots = anyio.Semaphore(limits.max_connections)
+            # fast_acquire: a free connection is taken without a trip through the event
+            # loop (a wait for one still queues fairly).
+            self._slots = anyio.Semaphore(limits.max_connections, fast_acquire=True)
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        self._header_lists: dict[tuple[tuple[bytes, bytes], ...], list[tuple[str, str]]] = {}
+        self._extensions: dict[tuple[object, str | None], dict[str, bytes]] = {}
 
     def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -208,46 +240,59 @@ class AioHttpTransport(httpx2.AsyncBaseTransport):
             )
         return made
 
-    async def _slot(self, pool: float | None) -> Callable[[], None]:
-        slots = self._slots
-        if slots is None:
-            return _nothing
-        if slots.value == 0:
-            try:
-                with anyio.fail_after(pool):
-                    await slots.acquire()
-            except TimeoutError:
-                raise httpx2.PoolTimeout(
-                    "timed out waiting for a connection from the pool"
-                ) from None
-        else:
-            await slots.acquire()
-        return slots.release
+    async def _wait_for_slot(self, pool: float | None) -> Callable[[], None]:
+        """Wait at most ``pool`` seconds for a connection (every one is in use)."""
+        assert self._slots is not None
+        try:
+            with anyio.fail_after(pool):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx2.PoolTimeout("timed out waiting for a connection from the pool") from None
+        return self._slots.release
+
+    def _headers(self, request: httpx2.Request) -> list[tuple[str, str]]:
+        """The request's headers as aiohttp takes them; the API's few sets made once."""
+        raw = request.headers.raw
+        key = tuple(raw)
+        made = self._header_lists.get(key)
+        if made is None:
+            made = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+            if len(self._header_lists) < 64:
+                self._header_lists[key] = made
+        return made
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         _on_asyncio()
+        return await self.send(request)
+
+    async def send(self, request: httpx2.Request) -> httpx2.Response:
+        """``handle_async_request`` once the event loop is known to be asyncio's."""
         session = self._session
         if session is None:
             session = self._session = self._new_session()
         timeouts = request.extensions.get("timeout", {})
-        release = await self._slot(timeouts.get("pool"))
+        slots = self._slots
+        if slots is None:
+            release = _nothing
+        else:
+            try:
+                slots.acquire_nowait()  # a free connection: no wait, no trip through the loop
+                release = slots.release
+            except anyio.WouldBlock:
+                release = await self._wait_for_slot(timeouts.get("pool"))
         try:
             stream = request.stream
             data: Any = request.content if isinstance(stream, httpx2.ByteStream) else stream
-            options: dict[str, Any] = {}
-            proxy = self._proxy_for(request.url)
-            if proxy is not None:
-                options["proxy"] = proxy
             response = await session.request(
                 request.method,
                 URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
+                headers=self._headers(request),
                 data=data or None,
                 allow_redirects=False,
                 auto_decompress=False,
                 raise_for_status=False,
                 timeout=self._timeout(timeouts),
-                **options,
+                proxy=self._proxy_for(request.url),
             )
         except BaseException as exc:
             release()
@@ -257,19 +302,29 @@ class AioHttpTransport(httpx2.AsyncBaseTransport):
                 )
                 _raise_mapped(exc, connected=connected)
             raise
-        version = response.version
         return httpx2.Response(
             status_code=response.status,
             headers=response.raw_headers,
             stream=_Body(response, release),
             request=request,
-            extensions={
+            extensions=self._extensions_of(response),
+        )
+
+    def _extensions_of(self, response: aiohttp.ClientResponse) -> dict[str, bytes]:
+        """httpx2's ``http_version`` and ``reason_phrase`` of an answer (a copy)."""
+        key = (response.version, response.reason)
+        made = self._extensions.get(key)
+        if made is None:
+            version = response.version
+            made = {
                 "http_version": (
                     f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1"
                 ).encode(),
                 "reason_phrase": (response.reason or "").encode(),
-            },
-        )
+            }
+            if len(self._extensions) < 64:
+                self._extensions[key] = made
+        return dict(made)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -328,3 +383,30 @@ class DefaultAioHttpClient(httpx2.AsyncClient):
         )
         kwargs.setdefault("follow_redirects", False)
         super().__init__(transport=transport, timeout=timeout, **kwargs)
+        self._aiohttp = transport
+
+    def _voipano_direct(self, on_trio: bool) -> AioHttpTransport | None:
+        """The transport the SDK may hand its requests to itself, or ``None``.
+
+        ``httpx2.AsyncClient.send`` costs a fifth of a call's CPU on this client (its
+        auth, redirect and hook layers, a timer, a cookie jar the aiohttp session keeps
+        already). While none of them would act on a request (no ``auth``, event hooks or
+        mounts; ``send`` not overridden), the SDK skips them. Read on every request: a
+        caller may set hooks on the client later. What ``send`` checks first is checked
+        here: a closed client refuses, and the event loop must be asyncio's (``on_trio``:
+        the SDK's pool knows it already).
+        """
+        if (
+            self._auth is None
+            and not self._mounts
+            and not self._event_hooks["request"]
+            and not self._event_hooks["response"]
+            and type(self).send is httpx2.AsyncClient.send
+            and self._transport is self._aiohttp
+        ):
+            if self.is_closed:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            if on_trio:
+                _refuse_trio()
+            return self._aiohttp
+        return None

@@ -13,7 +13,14 @@ from contextlib import aclosing
 import anyio
 import httpx2
 
-__all__ = ["ACCEPT_ENCODING", "BodyError", "BodyTooLarge", "read_body", "with_body"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "BodyError",
+    "BodyTooLarge",
+    "WholeBody",
+    "read_body",
+    "with_body",
+]
 
 # What we ask for, and so what we know how to inflate within a bound.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -25,6 +32,18 @@ class BodyError(Exception):
 
 class BodyTooLarge(BodyError):
     """The decoded body is larger than the bound."""
+
+
+class WholeBody(httpx2.AsyncByteStream):
+    """A body its transport can hand over whole in one read (``DefaultAioHttpClient``'s)."""
+
+    def plain_length(self) -> int | None:
+        """The announced size of a body sent as is (one ``Content-Length``, no coding)."""
+        raise NotImplementedError
+
+    async def read_whole(self) -> bytes:
+        """The whole body, as sent; the stream is closed on return (its connection freed)."""
+        raise NotImplementedError
 
 
 class _Inflate:
@@ -95,19 +114,24 @@ async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) ->
         if len(read) > limit and not truncate:
             raise BodyTooLarge(f"the answer is larger than {limit:,} bytes")
         return read[:limit]
+    stream = response.stream
+    if not truncate and isinstance(stream, WholeBody):
+        length = stream.plain_length()
+        if length is not None and length <= limit:
+            # aiohttp's: read in one call, which frees the connection itself (nothing is
+            # left to close, so no shield and no wait).
+            content = await stream.read_whole()
+            response.is_stream_consumed = response.is_closed = True
+            return content
     length = None if truncate else _plain_length(response.headers)
-    if (
-        length is not None
-        and length <= limit
-        and isinstance(response.stream, httpx2.AsyncByteStream)
-    ):
+    if length is not None and length <= limit and isinstance(stream, httpx2.AsyncByteStream):
         # The common case: a plain body of announced size within the bound. The HTTP
         # layer refuses a body longer than announced, so reading it whole is safe; with
         # nothing to decode, straight from the stream (httpx2's decoder and chunker
         # layers cost more than the read).
         parts: list[bytes] = []
         try:
-            async for part in response.stream:
+            async for part in stream:
                 parts.append(part)
             response.is_stream_consumed = True
         finally:

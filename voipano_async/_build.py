@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import httpx2
 
@@ -22,19 +22,35 @@ __all__ = ["RequestBuilder"]
 # Paths whose parsed URL is kept; ids make more of them, and those are parsed each time.
 _URL_CACHE_SIZE = 64
 _BUILD_REQUEST = httpx2.AsyncClient.build_request
+_NO_BODY = httpx2.ByteStream(b"")
 
 
 def _plain(params: Mapping[str, Any]) -> bool:
-    """Whether every value is one ``urlencode`` writes as httpx2 does: a str or an int.
+    """Whether every key is a str and every value a str or an int, written as httpx2 does.
 
     (httpx2 writes ``True`` as ``true`` and ``None`` as empty, and a list as one pair a
     value; those go through httpx2.)
     """
-    for value in params.values():
+    for key, value in params.items():
         kind = type(value)
-        if kind is not str and kind is not int:
+        if type(key) is not str or (kind is not str and kind is not int):
             return False
     return True
+
+
+def _quoted(text: str) -> str:
+    """``text`` as ``urlencode`` (so httpx2) writes it: ASCII letters and digits as they
+    are (most keys and values), anything else through ``quote_plus``."""
+    return text if text.isascii() and text.isalnum() else quote_plus(text)
+
+
+def _query(params: Mapping[str, str | int]) -> str:
+    """The query string of plain ``params``, as ``urlencode(params)`` writes it (an int is
+    its digits, which need no quoting)."""
+    return "&".join(
+        f"{_quoted(key)}={value if type(value) is int else _quoted(value)}"  # type: ignore[arg-type]
+        for key, value in params.items()
+    )
 
 
 class RequestBuilder:
@@ -51,6 +67,8 @@ class RequestBuilder:
         self._merged: Secret[tuple[httpx2.Headers, list[Any], httpx2.Headers] | None]
         self._merged = Secret(None)
         self._timeouts: tuple[httpx2.Timeout, dict[str, Any]] | None = None
+        # Those headers as a request with no body has them (``Host`` first).
+        self._bodiless: Secret[tuple[httpx2.Headers, httpx2.Headers] | None] = Secret(None)
 
     def build(
         self,
@@ -79,11 +97,24 @@ class RequestBuilder:
             # The query string as httpx2 would encode it, in one URL parsed from a string
             # (httpx2 keeps the latest parses): a third of the cost of merging params into
             # a parsed URL, which checks every component again.
-            url = httpx2.URL(f"{self._base}{path}?{urlencode(params)}")
+            url = httpx2.URL(f"{self._base}{path}?{_query(params)}")
             params = None
         timeouts = self._timeouts
         if timeouts is None or timeouts[0] is not timeout:
             timeouts = self._timeouts = (timeout, timeout.as_dict())
+        bodiless = method == "GET" and json is None and params is None
+        if bodiless and not headers and not http.cookies:
+            # A request with no body: its headers are the merged ones with ``Host`` first,
+            # the same on every call, so made once (by httpx2) and copied.
+            request = httpx2.Request(
+                method,
+                url,
+                headers=self._bodiless_headers(client_headers),
+                stream=_NO_BODY,
+                extensions={"timeout": dict(timeouts[1])},
+            )
+            request.read()
+            return request
         return httpx2.Request(
             method,
             url,
@@ -93,6 +124,14 @@ class RequestBuilder:
             cookies=http.cookies,
             extensions={"timeout": dict(timeouts[1])},
         )
+
+    def _bodiless_headers(self, merged: httpx2.Headers) -> httpx2.Headers:
+        """The headers httpx2 gives a request with no body and ``merged`` headers."""
+        made = self._bodiless.value
+        if made is None or made[0] is not merged:
+            probe = httpx2.Request("GET", f"{self._base}/", headers=merged)
+            made = self._bodiless.value = (merged, probe.headers)
+        return made[1]
 
     def _url(self, path: str) -> httpx2.URL:
         """The API URL of ``path``, parsed once per path (the endpoints' paths are few)."""

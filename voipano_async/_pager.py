@@ -14,7 +14,7 @@ early ``break`` leaves unread.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import anyio
 
@@ -61,8 +61,22 @@ class _RecentIds:
         if len(new) >= self.size:
             self._old, self._new = new, set()
 
-    def holds_all(self, keys: set[str]) -> bool:
-        return all(key in self._new or key in self._old for key in keys)
+    def take_new(self, reports: Sequence[CallReport]) -> list[CallReport]:
+        """The reports whose ids are not remembered (the first of each), now remembered.
+
+        One pass over a page; the new generation may pass ``size`` by a page's ids
+        before it turns old.
+        """
+        new, old = self._new, self._old
+        fresh = []
+        for report in reports:
+            key = report.id
+            if key not in new and key not in old:
+                new.add(key)
+                fresh.append(report)
+        if len(new) >= self.size:
+            self._old, self._new = new, set()
+        return fresh
 
     def __len__(self) -> int:
         return len(self._new) + len(self._old)
@@ -95,7 +109,8 @@ class _PageWalker:
         # The walk is known to go to the end (no max_items): the first window is fetched
         # beside the first page, before last_page is known.
         self._whole = whole
-        self._ready: deque[CallReportsPage] = deque()
+        # Pages ready, each with its reports not seen earlier in the walk.
+        self._ready: deque[tuple[CallReportsPage, list[CallReport]]] = deque()
         self._start = start
         self._next = start
         self._last = start
@@ -107,6 +122,8 @@ class _PageWalker:
         self._stale = 0
         # Set by the item iterator: how many more items it wants (None: all of them).
         self.items_wanted: int | None = None
+        # The reports of the page last handed out that the walk had not seen before.
+        self.fresh: list[CallReport] = []
 
     def __aiter__(self) -> _PageWalker:
         return self
@@ -116,7 +133,8 @@ class _PageWalker:
             await self._fill()
         if not self._ready:
             raise StopAsyncIteration
-        return self._ready.popleft()
+        page, self.fresh = self._ready.popleft()
+        return page
 
     async def _fill(self) -> None:
         if self._failed is not None:
@@ -138,31 +156,36 @@ class _PageWalker:
         await self._take(numbers, pages)
 
     async def _first(self) -> None:
-        """The first page, and in a whole walk the rest of the first window beside it."""
+        """The first page; in a whole walk, the first batch beside it.
+
+        A whole walk asks for the rest of the first window with page 1, before
+        ``last_page`` is known, and slides on from there as one batch (no wait for the
+        whole window before the next pages go out); pages after that window wait for
+        page 1's ``last_page``. Pages past it that were asked for blind are dropped,
+        their errors with them.
+        """
         start = self._start
-        ahead = self._concurrency - 1 if self._whole else 0
-        if ahead:
-            numbers = range(start, start + 1 + ahead)
-            found = await self._fetch_first(numbers)
+        if self._whole and self._concurrency > 1:
+            found = await self._fetch_first(start)
         else:
-            numbers, found = range(start, start + 1), [await self._fetch(start)]
+            found = [await self._fetch(start)]
         head = found[0]
         if isinstance(head, BaseException):
             raise head
-        page = self._check(start, head)
+        page, fresh = head, self._check(start, head)
         self._next = start + 1
         self._last = page.pagination.last_page
         self._total = page.pagination.total
         self._per_page = page.pagination.per_page or len(page.items)
         self._seen.size = self.remembered
         self._done = not page.items
-        self._ready.append(page)
+        self._ready.append((page, fresh))
         if self._done:
             return
-        # Pages past last_page were asked for blind: dropped, their errors with them.
-        wanted = [n for n in numbers[1:] if n <= self._last]
         pages = []
-        for result in found[1 : 1 + len(wanted)]:
+        for number, result in enumerate(found[1:], start + 1):
+            if number > self._last:
+                break
             if isinstance(result, Exception):
                 # The earliest page's error, as a walk page by page meets it: raised once
                 # the pages before it are yielded.
@@ -170,25 +193,61 @@ class _PageWalker:
                 break
             pages.append(result)
         if pages:
-            self._next = wanted[0] + len(pages)
+            self._next = start + 1 + len(pages)
             try:
-                await self._take(range(wanted[0], self._next), pages)
+                await self._take(range(start + 1, self._next), pages)
             except Exception as exc:
                 self._failed = exc
 
-    async def _fetch_first(self, numbers: range) -> list[CallReportsPage | Exception]:
-        found: list[CallReportsPage | Exception | None] = [None] * len(numbers)
+    async def _fetch_first(self, start: int) -> list[CallReportsPage | Exception]:
+        """Pages from ``start`` on, up to a batch, ``concurrency`` at a time: the first
+        window at once, the next page as each answers, within page 1's ``last_page``.
 
-        async def fetch(index: int) -> None:
-            try:
-                found[index] = await self._fetch(numbers[index])
-            except Exception as exc:  # told once last_page says whether it matters
-                found[index] = exc
+        Each page's answer or error, in order, up to the first error after page 1 (or
+        page 1's own); a missing page (past ``last_page``, or not asked) ends the list.
+        """
+        window = self._concurrency
+        size = window * _BATCH_ROUNDS
+        found: list[CallReportsPage | Exception | None] = [None] * size
+        head_known = anyio.Event()
+        bound = [start + window - 1]  # the last page worth asking for, once page 1 tells
+        stop = [size]  # no page from this index on is asked for (one failed before it)
+        queue = iter(range(size))
+
+        async def worker() -> None:
+            for index in queue:
+                if index >= window and not head_known.is_set():
+                    await head_known.wait()  # (once it is, no trip through the loop)
+                if index >= stop[0] or start + index > bound[0]:
+                    return
+                try:
+                    found[index] = result = await self._fetch(start + index)
+                except Exception as exc:  # told once last_page says whether it matters
+                    found[index] = exc
+                    if index < stop[0]:
+                        stop[0] = index
+                    if index == 0:
+                        head_known.set()
+                    return
+                if result.pagination.page != start + index or not result.items:
+                    # A server not paging (it is told after the batch), or the end of
+                    # the list: no page after this one is asked for.
+                    stop[0] = min(stop[0], index + 1)
+                if index == 0:
+                    bound[0] = start + max(result.pagination.last_page - start, window - 1)
+                    head_known.set()
 
         async with anyio.create_task_group() as group:
-            for index in range(len(numbers)):
-                group.start_soon(fetch, index)
-        return [result for result in found if result is not None]
+            for _ in range(window):
+                group.start_soon(worker)
+        pages: list[CallReportsPage | Exception] = []
+        for result in found:
+            if result is None:
+                break
+            pages.append(result)
+            if isinstance(result, Exception):
+                break
+        return pages
 
     async def _take(self, numbers: range, pages: list[CallReportsPage]) -> None:
         """Pages fetched together, in order: refetched when answered out of step with
@@ -202,23 +261,26 @@ class _PageWalker:
                 if page.pagination.total >= self._total:
                     break
                 page = await self._fetch(number)
-            self._check(number, page)
+            fresh = self._check(number, page)
             self._total = max(self._total, page.pagination.total)
             if not page.items:
                 # The list shrank while we walked it: nothing lies beyond an empty page.
                 self._done = True
                 break
             self._last = max(self._last, page.pagination.last_page)
-            self._ready.append(page)
+            self._ready.append((page, fresh))
 
-    def _check(self, number: int, page: CallReportsPage) -> CallReportsPage:
-        """Refuse a page that is not the one asked for, or the same reports again and again."""
+    def _check(self, number: int, page: CallReportsPage) -> list[CallReport]:
+        """Refuse a page that is not the one asked for, or the same reports again and again.
+
+        Returns the page's reports not seen earlier in the walk (for the item iterator).
+        """
         if page.pagination.page != number:
             raise _not_advancing(
                 f"asked for page {number}, the server answered page {page.pagination.page}"
             )
-        ids = {report.id for report in page.items}
-        if ids and self._seen.holds_all(ids):
+        fresh = self._seen.take_new(page.items)
+        if page.items and not fresh:
             self._stale += 1
             if self._stale >= _STALE_PAGES:
                 raise _not_advancing(
@@ -226,9 +288,7 @@ class _PageWalker:
                 )
         else:
             self._stale = 0
-        for id_ in ids:
-            self._seen.add(id_)
-        return page
+        return fresh
 
     @property
     def remembered(self) -> int:
@@ -268,30 +328,28 @@ class _ItemIterator:
         self._walker = walker
         self._max_items = max_items
         self._yielded = 0
-        # What a shifting page can repeat: the ids of the latest reports, not of all.
-        self._seen = _RecentIds(_MIN_REMEMBERED)
         self._items: deque[CallReport] = deque()
 
     def __aiter__(self) -> _ItemIterator:
         return self
 
     async def __anext__(self) -> CallReport:
+        items = self._items
+        if items and (self._max_items is None or self._yielded < self._max_items):
+            self._yielded += 1
+            return items.popleft()
         while True:
             if self._max_items is not None and self._yielded >= self._max_items:
                 raise StopAsyncIteration
-            items, seen = self._items, self._seen
-            while items:
-                report = items.popleft()
-                if report.id in seen:
-                    continue  # pages shifted while we walked: already yielded
-                seen.add(report.id)
+            if items:
                 self._yielded += 1
-                return report
+                return items.popleft()
             if self._max_items is not None:
                 self._walker.items_wanted = self._max_items - self._yielded
-            page = await self._walker.__anext__()
-            seen.size = self._walker.remembered
-            items.extend(page.items)
+            await self._walker.__anext__()
+            # A report already yielded (pages shift while we walk) was dropped as its
+            # page was checked, so handing out a report is one step.
+            items.extend(self._walker.fresh)
 
 
 class CallReportPager:

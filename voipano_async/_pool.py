@@ -65,6 +65,7 @@ class Pool:
         # How to open the HTTP client anew on another loop or in a child (ours only).
         self._reopen = reopen
         self._home: tuple[object, int] | None = None  # (event loop, fork generation)
+        self.on_trio = False  # whether that event loop is trio's
         self._left: list[httpx2.AsyncClient] = []  # pools left behind, never closed
         self.guard = guard
         # Every account's guard, by a digest of its token (never the token itself).
@@ -103,6 +104,7 @@ class Pool:
         home = (anyio.lowlevel.current_token().native_token, _generation[0])
         if self._home is None:
             self._home = home
+            self.on_trio = "trio" in type(home[0]).__module__
             return
         if home[0] is self._home[0] and home[1] == self._home[1]:
             return
@@ -128,6 +130,7 @@ class Pool:
         if self.limiter is not None:
             self.limiter.moved()
         self._home = home
+        self.on_trio = "trio" in type(home[0]).__module__
 
     async def acquire(self) -> object | None:
         """Take a slot for one request or stream; ``None`` when none is needed.

@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -63,6 +63,12 @@ async def close_response(response: httpx2.Response) -> None:
     """Close ``response`` even while being cancelled: a connection is never left half-read."""
     with anyio.CancelScope(shield=True):
         await response.aclose()
+
+
+class _Direct(Protocol):
+    """A transport the SDK may send on itself, past its client (``AioHttpTransport``)."""
+
+    async def send(self, request: httpx2.Request) -> httpx2.Response: ...
 
 
 @attrs.define(eq=False)
@@ -252,10 +258,16 @@ class Sender:
         http = self.pool.http
         request = call.request
         for _ in range(_config.MAX_REDIRECTS + 1):
-            # Cancelled before anything left (an already-cancelled scope): provably unsent.
-            await anyio.lowlevel.checkpoint_if_cancelled()
+            if call.charged:
+                # Cancelled before anything left (an already-cancelled scope): provably
+                # unsent, so not placed. (A free call is cancelled at its first wait.)
+                await anyio.lowlevel.checkpoint_if_cancelled()
+            direct = self._direct(http)  # raises before anything leaves: closed, trio
             call.in_doubt = True
-            response = await http.send(request, stream=True, follow_redirects=False)
+            if direct is not None:
+                response = await direct.send(request)
+            else:
+                response = await http.send(request, stream=True, follow_redirects=False)
             responses.append(response)
             if not (300 <= response.status_code < 400 and request.method == "GET"):
                 return response
@@ -273,6 +285,12 @@ class Sender:
             f"too many redirects (more than {_config.MAX_REDIRECTS}) "
             f"for {self.redactor.request_line(request)}"
         )
+
+    def _direct(self, http: httpx2.AsyncClient) -> _Direct | None:
+        """The aiohttp transport to send on directly (``DefaultAioHttpClient``), or None."""
+        direct = getattr(http, "_voipano_direct", None)
+        found: _Direct | None = None if direct is None else direct(self.pool.on_trio)
+        return found
 
     def _authorize(self, request: httpx2.Request, extra: Mapping[str, str] | None) -> None:
         """Set our headers; the token goes only to the configured API host."""

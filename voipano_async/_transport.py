@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -111,7 +111,7 @@ class Transport:
             endpoint=endpoint or path,
         )
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
@@ -120,10 +120,15 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] = _NONE,
         operation: str,
-    ) -> T:
-        """Send one free API request with the retry policy and decode its answer into ``cl``."""
+    ) -> Coroutine[Any, Any, T]:
+        """Send one free API request with the retry policy and decode its answer into ``cl``.
+
+        Prepares the call now and returns ``call``'s coroutine: one frame fewer on every
+        call's stack (a bad option still raises inside the endpoint's coroutine, which
+        awaits this at once).
+        """
         call = self.prepare(method, path, params=params, options=options, operation=operation)
-        return await self.call(call, cl)
+        return self.call(call, cl)
 
     async def charged_call(self, call: Call, path: str, cl: type[A]) -> A:
         """Send a charged call within the spend guard: its price reserved first, settled
@@ -150,7 +155,7 @@ class Transport:
         record = call.record = self.pool.telemetry.start(call.operation, call.endpoint)
         try:
             self.pool.check_home()
-            slot = await self.pool.acquire()
+            slot = None if self.pool.max_concurrency is None else await self.pool.acquire()
             started = time.perf_counter()
 
             def read(response: httpx2.Response, content: bytes | None) -> T:
