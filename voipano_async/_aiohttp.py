@@ -30,6 +30,7 @@ import anyio
 import anyio.lowlevel
 import httpx2
 from aiohttp import client_exceptions as ce
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _config
@@ -207,7 +208,7 @@ class AioHttpTransport(httpx2.AsyncBaseTransport):
             # loop (a wait for one still queues fairly).
             self._slots = anyio.Semaphore(limits.max_connections, fast_acquire=True)
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
-        self._header_lists: dict[tuple[tuple[bytes, bytes], ...], list[tuple[str, str]]] = {}
+        self._header_sets: dict[tuple[tuple[bytes, bytes], ...], CIMultiDictProxy[str]] = {}
         self._extensions: dict[tuple[object, str | None], dict[str, bytes]] = {}
 
     def _new_session(self) -> aiohttp.ClientSession:
@@ -250,15 +251,17 @@ class AioHttpTransport(httpx2.AsyncBaseTransport):
             raise httpx2.PoolTimeout("timed out waiting for a connection from the pool") from None
         return self._slots.release
 
-    def _headers(self, request: httpx2.Request) -> list[tuple[str, str]]:
-        """The request's headers as aiohttp takes them; the API's few sets made once."""
+    def _headers(self, request: httpx2.Request) -> CIMultiDictProxy[str]:
+        """The request's headers as aiohttp takes them (a read-only multidict it copies);
+        the API's few sets made once."""
         raw = request.headers.raw
         key = tuple(raw)
-        made = self._header_lists.get(key)
+        made = self._header_sets.get(key)
         if made is None:
-            made = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
-            if len(self._header_lists) < 64:
-                self._header_lists[key] = made
+            pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+            made = CIMultiDictProxy(CIMultiDict(pairs))
+            if len(self._header_sets) < 64:
+                self._header_sets[key] = made
         return made
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
