@@ -212,6 +212,26 @@ async def test_a_server_that_ignores_page_stops_the_walk(
     assert route.call_count <= 2 * 4
 
 
+async def test_a_server_that_stops_paging_mid_walk_is_asked_for_no_more_pages(
+    api: respx.MockRouter, client: AsyncVoipano
+) -> None:
+    # From page 20 on (the second batch at concurrency 2), every answer is page 1's.
+    async def stops_paging(request: httpx2.Request) -> httpx2.Response:
+        await anyio.lowlevel.checkpoint()
+        number = int(request.url.params["page"])
+        shown = number if number < 20 else 1
+        first = (shown - 1) * 3 + 1
+        return httpx2.Response(200, json=_page(shown, [first, first + 1, first + 2]))
+
+    route = api.get("/call-reports").mock(side_effect=stops_paging)
+    with anyio.fail_after(10), pytest.raises(UnexpectedResponseError) as info:
+        await _drain(client.call_reports(concurrency=2))
+    assert "asked for page 20, the server answered page 1" in str(info.value)
+    # Pages 1-19, page 20, and at most the one beside it in flight: not the rest of the
+    # batch (pages 17-32).
+    assert route.call_count <= 21
+
+
 async def test_a_server_that_repeats_the_same_reports_stops_the_walk(
     api: respx.MockRouter, client: AsyncVoipano
 ) -> None:

@@ -393,6 +393,33 @@ async def test_pages_answered_out_of_step_with_new_calls_leave_no_gap(
     assert fetched.count(4) == 2, fetched
 
 
+@pytest.mark.parametrize("number", [5, 20])
+async def test_a_stale_page_fetched_again_right_loses_no_page_after_it(
+    api: respx.MockRouter, client: AsyncVoipano, number: int
+) -> None:
+    # A page (of the first batch, or of the second at concurrency 2) first comes back as
+    # a stale copy of page 1 with a smaller total, as from a cache: the pages after it are
+    # not asked for then, it is fetched again, right, and the walk must go on after it.
+    reports = Reports(total=300)
+    stale = {"left": 1}
+
+    def answer(request: httpx2.Request) -> Any:
+        if request.url.params["page"] == str(number) and stale["left"]:
+            stale["left"] -= 1
+            page = samples.reports_page(reports.numbers[:10], page=1, per_page=10, total=290)
+            return httpx2.Response(200, json=page)
+        return reports(request)
+
+    api.get("/call-reports").mock(side_effect=answer)
+
+    with anyio.fail_after(10):
+        got = [r.id async for r in client.call_reports(concurrency=2)]
+
+    assert got == ids(range(1, 301))
+    assert stale["left"] == 0
+    assert sorted(set(reports.requested)) == list(range(1, 31))
+
+
 async def test_a_walk_resumes_from_start_page(api: respx.MockRouter, client: AsyncVoipano) -> None:
     reports = Reports(total=50)
     api.get("/call-reports").mock(side_effect=reports)

@@ -152,7 +152,9 @@ class _PageWalker:
             return
         numbers = range(self._next, min(self._last, self._next + self._window() - 1) + 1)
         pages = await self._fetch_window(numbers)
-        self._next = numbers[-1] + 1
+        # The pages fetched, from the first on (a page that stopped the window may be
+        # fetched again and be right: the walk goes on after it, not after the window).
+        self._next = numbers[0] + len(pages)
         await self._take(numbers, pages)
 
     async def _first(self) -> None:
@@ -306,11 +308,18 @@ class _PageWalker:
             return [await self._fetch(numbers[0])]
         pages: list[CallReportsPage | None] = [None] * len(numbers)
         queue = iter(range(len(numbers)))  # shared: each worker takes the next page
+        stop = [len(numbers)]  # no page from this index on is asked for
 
         async def worker() -> None:
             for index in queue:
+                if index >= stop[0]:
+                    return
                 try:
-                    pages[index] = await self._fetch(numbers[index])
+                    pages[index] = page = await self._fetch(numbers[index])
+                    if page.pagination.page != numbers[index] or not page.items:
+                        # A server not paging (told once the batch is taken), or the end
+                        # of the list: no page after this one is asked for.
+                        stop[0] = min(stop[0], index + 1)
                 except Exception as exc:
                     # The error of the earliest page wins, as a walk one page at a time
                     # would have met it.
@@ -320,7 +329,12 @@ class _PageWalker:
         async with FirstErrorGroup() as group:
             for _ in range(min(self._concurrency, len(numbers))):
                 group.start_soon(worker)
-        return [page for page in pages if page is not None]
+        fetched = []
+        for page in pages:
+            if page is None:
+                break
+            fetched.append(page)
+        return fetched
 
 
 class _ItemIterator:
