@@ -65,7 +65,7 @@ class Pool:
         # How to open the HTTP client anew on another loop or in a child (ours only).
         self._reopen = reopen
         self._home: tuple[object, int] | None = None  # (event loop, fork generation)
-        self.on_trio = False  # whether that event loop is trio's
+        self.on_trio: bool = False  # whether that event loop is trio's
         self._left: list[httpx2.AsyncClient] = []  # pools left behind, never closed
         self.guard = guard
         # Every account's guard, by a digest of its token (never the token itself).
