@@ -107,16 +107,6 @@ class _Body(WholeBody):
                 return
             yield chunk
 
-    def plain_length(self) -> int | None:
-        headers = self._response.headers
-        lengths = headers.getall("Content-Length", ())
-        if len(lengths) != 1 or not lengths[0].isdigit():
-            return None
-        codings = headers.getall("Content-Encoding", ())
-        if codings and (len(codings) > 1 or codings[0].strip().lower() != "identity"):
-            return None
-        return int(lengths[0])
-
     async def read_whole(self) -> bytes:
         try:
             content: bytes = await self._response.read()

@@ -37,10 +37,6 @@ class BodyTooLarge(BodyError):
 class WholeBody(httpx2.AsyncByteStream):
     """A body its transport can hand over whole in one read (``DefaultAioHttpClient``'s)."""
 
-    def plain_length(self) -> int | None:
-        """The announced size of a body sent as is (one ``Content-Length``, no coding)."""
-        raise NotImplementedError
-
     async def read_whole(self) -> bytes:
         """The whole body, as sent; the stream is closed on return (its connection freed)."""
         raise NotImplementedError
@@ -115,15 +111,13 @@ async def read_body(response: httpx2.Response, limit: int, *, truncate: bool) ->
             raise BodyTooLarge(f"the answer is larger than {limit:,} bytes")
         return read[:limit]
     stream = response.stream
-    if not truncate and isinstance(stream, WholeBody):
-        length = stream.plain_length()
-        if length is not None and length <= limit:
-            # aiohttp's: read in one call, which frees the connection itself (nothing is
-            # left to close, so no shield and no wait).
-            content = await stream.read_whole()
-            response.is_stream_consumed = response.is_closed = True
-            return content
     length = None if truncate else _plain_length(response.headers)
+    if length is not None and length <= limit and isinstance(stream, WholeBody):
+        # aiohttp's: read in one call, which frees the connection itself (nothing is left
+        # to close, so no shield and no wait).
+        content = await stream.read_whole()
+        response.is_stream_consumed = response.is_closed = True
+        return content
     if length is not None and length <= limit and isinstance(stream, httpx2.AsyncByteStream):
         # The common case: a plain body of announced size within the bound. The HTTP
         # layer refuses a body longer than announced, so reading it whole is safe; with

@@ -89,6 +89,12 @@ def remembered(concurrency: int, per_page: int) -> int:
     return max(_MIN_REMEMBERED, 2 * _BATCH_ROUNDS * concurrency * per_page)
 
 
+def _ends_asking(page: CallReportsPage, number: int) -> bool:
+    """Whether no page after ``page`` (asked for as ``number``) is worth asking for in its
+    batch: a server not paging (told when the batch is taken), or the end of the list."""
+    return page.pagination.page != number or not page.items
+
+
 def _not_advancing(detail: str) -> UnexpectedResponseError:
     return UnexpectedResponseError(
         f"the call reports walk stopped: {detail}; the server is not paging as it says "
@@ -231,9 +237,7 @@ class _PageWalker:
                     if index == 0:
                         head_known.set()
                     return
-                if result.pagination.page != start + index or not result.items:
-                    # A server not paging (it is told after the batch), or the end of
-                    # the list: no page after this one is asked for.
+                if _ends_asking(result, start + index):
                     stop[0] = min(stop[0], index + 1)
                 if index == 0:
                     bound[0] = start + max(result.pagination.last_page - start, window - 1)
@@ -316,9 +320,7 @@ class _PageWalker:
                     return
                 try:
                     pages[index] = page = await self._fetch(numbers[index])
-                    if page.pagination.page != numbers[index] or not page.items:
-                        # A server not paging (told once the batch is taken), or the end
-                        # of the list: no page after this one is asked for.
+                    if _ends_asking(page, numbers[index]):
                         stop[0] = min(stop[0], index + 1)
                 except Exception as exc:
                     # The error of the earliest page wins, as a walk one page at a time

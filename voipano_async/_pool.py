@@ -103,8 +103,7 @@ class Pool:
         """
         home = (anyio.lowlevel.current_token().native_token, _generation[0])
         if self._home is None:
-            self._home = home
-            self.on_trio = "trio" in type(home[0]).__module__
+            self._settle(home)
             return
         if home[0] is self._home[0] and home[1] == self._home[1]:
             return
@@ -129,6 +128,9 @@ class Pool:
         self._streaming_tasks.clear()
         if self.limiter is not None:
             self.limiter.moved()
+        self._settle(home)
+
+    def _settle(self, home: tuple[object, int]) -> None:
         self._home = home
         self.on_trio = "trio" in type(home[0]).__module__
 
